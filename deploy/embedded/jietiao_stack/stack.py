@@ -1,0 +1,284 @@
+"""Start and stop the whole platform as separate local processes.
+
+Order: PostgreSQL and NATS, then the streams (one explicit step), then each
+service's database migrations, then the services (identity first: the others
+fetch its key set), the gateway last. Every child runs in its own session so that
+Ctrl-C reaches only the launcher, which stops the children in reverse order.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from .servers import (
+    check_port_free,
+    nats_command,
+    postgres_args,
+    prepare_postgres,
+    run_as_kwargs,
+)
+
+SERVICES = ["identity", "agreements", "signing", "notify", "documents", "gateway"]
+PORT_OFFSETS = {
+    "gateway": 0,
+    "agreements": 1,
+    "identity": 2,
+    "signing": 3,
+    "notify": 4,
+    "documents": 5,
+    "postgres": 10,
+    "nats": 11,
+    "nats-monitor": 12,
+}
+COLOURS = {
+    "postgres": 34, "nats": 36, "identity": 35, "agreements": 32, "signing": 33,
+    "notify": 31, "documents": 94, "gateway": 96, "stack": 37,
+}
+
+Printer = Callable[[str, str], None]
+
+
+def console_printer(name: str, line: str) -> None:
+    """Print a child's line prefixed by its name (coloured on a terminal)."""
+    label = f"{name:<10}|"
+    if sys.stdout.isatty():
+        label = f"\033[{COLOURS.get(name, 37)}m{label}\033[0m"
+    sys.stdout.write(f"{label} {line}\n")
+    sys.stdout.flush()
+
+
+@dataclass
+class StackConfig:
+    """Where the stack keeps its data and which ports it takes."""
+
+    data_dir: Path
+    base_port: int = 8100
+    log_format: str = "text"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def port(self, name: str) -> int:
+        """The port of one part of the stack."""
+        return self.base_port + PORT_OFFSETS[name]
+
+    def url(self, service: str) -> str:
+        """The HTTP base URL of one service."""
+        return f"http://127.0.0.1:{self.port(service)}"
+
+    @property
+    def nats_url(self) -> str:
+        """Where the services reach NATS."""
+        return f"nats://127.0.0.1:{self.port('nats')}"
+
+    def database_url(self, service: str) -> str:
+        """The service's own database on the shared embedded server."""
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port('postgres')}/jietiao_{service}"
+
+    def operator_token(self) -> str:
+        """The operator token, made once and kept in the data folder."""
+        path = self.data_dir / "operator-token"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@dataclass
+class Child:
+    """One running process and the task copying its output."""
+
+    name: str
+    process: asyncio.subprocess.Process
+    reader: asyncio.Task[None]
+
+
+class Stack:
+    """The platform's processes, started and stopped together."""
+
+    def __init__(self, config: StackConfig, printer: Printer = console_printer) -> None:
+        self.config = config
+        self.printer = printer
+        self.children: list[Child] = []
+
+    def service_env(self, service: str) -> dict[str, str]:
+        """Environment of one service process: only ``JIETIAO_*`` settings."""
+        c = self.config
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JIETIAO_")}
+        env.update(
+            {
+                "JIETIAO_SERVICE_NAME": service,
+                "JIETIAO_HTTP_HOST": "127.0.0.1",
+                "JIETIAO_HTTP_PORT": str(c.port(service)),
+                "JIETIAO_NATS_URL": c.nats_url,
+                "JIETIAO_DATABASE_URL": c.database_url(service),
+                "JIETIAO_JWKS_URL": c.url("identity") + "/.well-known/jwks.json",
+                "JIETIAO_OPERATOR_TOKEN": c.operator_token(),
+                "JIETIAO_LOG_FORMAT": c.log_format,
+                "JIETIAO_PUBLIC_URL": c.url("gateway"),
+                "JIETIAO_DATA_DIR": str(c.data_dir / service),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        for peer in SERVICES:
+            env[f"JIETIAO_{peer.upper()}_URL"] = c.url(peer)
+        env.update(c.extra_env)
+        return env
+
+    async def start(self) -> None:
+        """Start everything and wait until every service answers ``/healthz``."""
+        c = self.config
+        c.data_dir.mkdir(parents=True, exist_ok=True)
+        for name in PORT_OFFSETS:
+            if name == "postgres" or name in SERVICES or name.startswith("nats"):
+                check_port_free(c.port(name), name)
+        try:
+            await self._start_postgres()
+            await self._start_nats()
+            await self._run_step("provision", "agreements", "provision")
+            await asyncio.gather(
+                *(self._run_step(f"migrate {s}", s, "migrate") for s in SERVICES)
+            )
+            for service in SERVICES:
+                await self._spawn(
+                    service,
+                    [sys.executable, "-m", service, "serve"],
+                    self.service_env(service),
+                )
+                if service == "identity":
+                    await self._wait_healthy(service)
+            await asyncio.gather(*(self._wait_healthy(s) for s in SERVICES))
+            self._write_pids()
+        except BaseException:
+            await self.stop()
+            raise
+
+    def _write_pids(self) -> None:
+        """Record each child's pid, for the load script's CPU accounting."""
+        pids = {c.name: c.process.pid for c in self.children}
+        (self.config.data_dir / "pids.json").write_text(json.dumps(pids))
+
+    async def _start_postgres(self) -> None:
+        command, user = await asyncio.to_thread(prepare_postgres, self.config.data_dir)
+        await self._spawn(
+            "postgres", command + postgres_args(self.config.port("postgres")), user=user
+        )
+        dsn = f"postgresql://postgres@127.0.0.1:{self.config.port('postgres')}/postgres"
+        await _until(lambda: _pg_answers(dsn), "postgres", 30)
+
+    async def _start_nats(self) -> None:
+        c = self.config
+        await self._spawn("nats", nats_command(c.data_dir, c.port("nats"), c.port("nats-monitor")))
+        url = f"http://127.0.0.1:{c.port('nats-monitor')}/healthz?js-enabled-only=true"
+        await _until(lambda: _http_ok(url), "nats", 30)
+
+    async def _run_step(self, label: str, service: str, command: str) -> None:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", service, command,
+            env=self.service_env(service),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await process.communicate()
+        for line in output.decode(errors="replace").splitlines():
+            self.printer(service, line)
+        if process.returncode != 0:
+            raise RuntimeError(f"{label} failed with exit code {process.returncode}")
+
+    async def _spawn(
+        self, name: str, command: list[str], env: dict[str, str] | None = None,
+        user: str | None = None,
+    ) -> None:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            **run_as_kwargs(user),  # type: ignore[arg-type]
+        )
+        reader = asyncio.create_task(self._copy_output(name, process))
+        self.children.append(Child(name, process, reader))
+
+    async def _copy_output(self, name: str, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            self.printer(name, raw.decode(errors="replace").rstrip())
+
+    async def _wait_healthy(self, service: str) -> None:
+        child = next(c for c in self.children if c.name == service)
+
+        async def healthy() -> bool:
+            if child.process.returncode is not None:
+                raise RuntimeError(f"{service} exited with code {child.process.returncode}")
+            return await _http_ok(self.config.url(service) + "/healthz")
+
+        await _until(healthy, service, 60)
+
+    def exited(self) -> list[str]:
+        """Names of children that are no longer running."""
+        return [c.name for c in self.children if c.process.returncode is not None]
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        """Stop the children in reverse order of start; kill what does not stop."""
+        for child in reversed(self.children):
+            if child.process.returncode is None:
+                sig = signal.SIGINT if child.name == "postgres" else signal.SIGTERM
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.send_signal(sig)
+                try:
+                    await asyncio.wait_for(child.process.wait(), timeout)
+                except TimeoutError:
+                    with contextlib.suppress(ProcessLookupError):
+                        child.process.kill()
+                    await child.process.wait()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(child.reader, 2)
+        self.children.clear()
+
+    async def restart(self, service: str) -> None:
+        """Stop one service and start it again (used by fault tests)."""
+        child = next(c for c in self.children if c.name == service)
+        child.process.terminate()
+        await child.process.wait()
+        self.children.remove(child)
+        await self._spawn(service, [sys.executable, "-m", service, "serve"], self.service_env(service))
+        await self._wait_healthy(service)
+
+
+async def _until(check: Callable[[], "asyncio.Future[bool] | object"], what: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"{what} did not become ready within {seconds:.0f}s")
+
+
+async def _http_ok(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            return (await client.get(url)).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def _pg_answers(dsn: str) -> bool:
+    try:
+        conn = await asyncpg.connect(dsn, timeout=2)
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        return False
+    await conn.close()
+    return True

@@ -1,0 +1,1 @@
+"""Jietiao agreements service."""

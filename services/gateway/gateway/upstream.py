@@ -1,0 +1,82 @@
+"""Calls from the gateway to the services, passing the caller's token along."""
+
+from typing import Any
+
+import httpx
+from fastapi import Request
+from fastapi.responses import Response
+from jietiao_shared.errors import ApiError
+
+FORWARDED_HEADERS = ("authorization", "x-operator-token", "idempotency-key", "user-agent")
+
+
+def client_ip(request: Request) -> str:
+    """The address the request came from."""
+    return request.client.host if request.client else ""
+
+
+def forwarded_headers(request: Request) -> dict[str, str]:
+    """The caller's headers that the services need, plus its address."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_HEADERS}
+    headers["x-client-ip"] = client_ip(request)
+    return headers
+
+
+class Upstreams:
+    """One pooled HTTP client for all services."""
+
+    def __init__(self, timeout: float) -> None:
+        self.client = httpx.AsyncClient(timeout=timeout)
+
+    async def call(
+        self,
+        request: Request,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Call a service as the caller; a service that does not answer is a 503."""
+        headers = forwarded_headers(request)
+        if content is not None:
+            headers["content-type"] = request.headers.get("content-type", "application/json")
+        try:
+            return await self.client.request(
+                method, url, json=json, content=content, params=params, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise ApiError(503, "service_unavailable", "服务暂时不可用，请稍后重试") from exc
+
+    async def json_or_raise(self, response: httpx.Response) -> Any:
+        """The JSON body of a 2xx answer; the service's own error otherwise."""
+        if response.status_code >= 400:
+            raise _as_error(response)
+        return response.json()
+
+    async def close(self) -> None:
+        """Release the connections."""
+        await self.client.aclose()
+
+
+def _as_error(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    error = ApiError(
+        response.status_code,
+        str(body.get("error", "upstream_error")),
+        str(body.get("message", "服务出错")),
+        fields=body.get("fields"),
+    )
+    error.extra = {k: v for k, v in body.items() if k not in ("error", "message", "fields")}
+    return error
+
+
+def relay(response: httpx.Response) -> Response:
+    """Pass a service's answer to the client unchanged."""
+    keep = ("content-type", "content-disposition", "x-document-sha256", "x-document-version")
+    headers = {k: v for k, v in response.headers.items() if k.lower() in keep}
+    return Response(response.content, status_code=response.status_code, headers=headers)

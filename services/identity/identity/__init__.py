@@ -1,0 +1,1 @@
+"""Jietiao identity service."""

@@ -1,0 +1,1 @@
+"""Jietiao notify service."""

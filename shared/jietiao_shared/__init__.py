@@ -1,0 +1,1 @@
+"""Plumbing every Jietiao service shares: contracts, bus, outbox, inbox, settings."""

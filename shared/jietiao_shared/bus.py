@@ -1,0 +1,265 @@
+"""JetStream through FastStream: streams, publishing and the inbox consumer.
+
+Streams are declared by one explicit step (:func:`provision`), never by whichever
+service starts last; services bind with ``declare=False``. Every consumer is a
+durable pull consumer with manual acknowledgement: the handler's effect and the
+inbox row commit together, the message is acknowledged only after that commit, a
+failure is retried with a growing delay, and after ``max_deliver`` attempts the
+message is published to a dead-letter subject with the error.
+"""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import nats
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from . import logs
+from .contracts import (
+    COMMANDS_STREAM,
+    COMMANDS_SUBJECTS,
+    DEAD_LETTER_PREFIX,
+    DEAD_LETTER_STREAM,
+    EVENTS_STREAM,
+    EVENTS_SUBJECTS,
+    PAYLOADS,
+    Contract,
+    Envelope,
+    stream_for,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncConnection, Envelope, Any], Awaitable[None]]
+
+DUPLICATE_WINDOW_SECONDS = 120.0
+
+
+def stream_configs(replicas: int = 1) -> list[StreamConfig]:
+    """The three streams of the platform, as JetStream will hold them."""
+    common: dict[str, Any] = {
+        "storage": StorageType.FILE,
+        "num_replicas": replicas,
+        "duplicate_window": DUPLICATE_WINDOW_SECONDS,
+    }
+    return [
+        StreamConfig(
+            name=EVENTS_STREAM,
+            subjects=[EVENTS_SUBJECTS],
+            max_age=14 * 24 * 3600,
+            **common,
+        ),
+        StreamConfig(
+            name=COMMANDS_STREAM,
+            subjects=[COMMANDS_SUBJECTS],
+            retention=RetentionPolicy.WORK_QUEUE,
+            **common,
+        ),
+        StreamConfig(
+            name=DEAD_LETTER_STREAM,
+            subjects=[DEAD_LETTER_PREFIX + ".>"],
+            max_age=90 * 24 * 3600,
+            **common,
+        ),
+    ]
+
+
+async def provision(nats_url: str, replicas: int = 1) -> list[str]:
+    """Create or update the platform's streams; returns what was done to each."""
+    nc = await nats.connect(nats_url)
+    done: list[str] = []
+    try:
+        js = nc.jetstream()
+        for config in stream_configs(replicas):
+            try:
+                await js.stream_info(config.name)
+            except NotFoundError:
+                await js.add_stream(config)
+                done.append(f"created {config.name}")
+            else:
+                await js.update_stream(config)
+                done.append(f"updated {config.name}")
+    finally:
+        await nc.close()
+    return done
+
+
+def make_broker(nats_url: str) -> NatsBroker:
+    """A broker that reconnects forever and never declares streams itself."""
+    return NatsBroker(
+        nats_url,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        logger=logging.getLogger("jietiao.bus"),
+    )
+
+
+async def publish_envelope(
+    broker: NatsBroker, subject: str, envelope: dict[str, Any], headers: dict[str, str]
+) -> None:
+    """Publish to the stream that captures ``subject`` and wait for its PubAck."""
+    await broker.publish(
+        envelope,
+        subject,
+        headers=headers,
+        stream=stream_for(subject),
+        timeout=5.0,
+    )
+
+
+def retry_delay(delivered: int, backoff: list[float]) -> float:
+    """Seconds to wait before the next attempt after ``delivered`` attempts."""
+    return backoff[min(delivered, len(backoff)) - 1] if backoff else 1.0
+
+
+async def _record_handled(conn: AsyncConnection, consumer: str, envelope: Envelope, subject: str) -> bool:
+    inserted = await conn.execute(
+        text(
+            "INSERT INTO inbox (consumer, message_id, subject) VALUES (:c, :m, :s)"
+            " ON CONFLICT DO NOTHING"
+        ),
+        {"c": consumer, "m": envelope.message_id, "s": subject},
+    )
+    return inserted.rowcount == 1
+
+
+class Consumers:
+    """Registers inbox-backed durable consumers on one broker."""
+
+    def __init__(
+        self,
+        broker: NatsBroker,
+        engine_ref: Callable[[], AsyncEngine],
+        *,
+        service: str,
+        max_deliver: int,
+        backoff: list[float],
+    ) -> None:
+        self.broker = broker
+        self.engine_ref = engine_ref
+        self.service = service
+        self.max_deliver = max_deliver
+        self.backoff = backoff
+
+    def on(self, subject: str, name: str, handler: Handler) -> None:
+        """Run ``handler(conn, envelope, payload)`` once per message on ``subject``.
+
+        ``name`` makes the durable ``<service>-<name>``; it must be unique per stream.
+        """
+        durable = f"{self.service}-{name}"
+        model = PAYLOADS[subject]
+
+        @self.broker.subscriber(
+            subject,
+            stream=JStream(stream_for(subject), declare=False),
+            durable=durable,
+            pull_sub=PullSub(batch_size=10, timeout=1.0),
+            ack_policy=AckPolicy.MANUAL,
+            config=ConsumerConfig(
+                max_deliver=self.max_deliver, ack_wait=30, filter_subject=subject
+            ),
+            title=durable,
+            description=handler.__doc__,
+        )
+        async def consume(body: dict[str, Any], msg: NatsMessage) -> None:
+            await self._handle(durable, subject, model, handler, body, msg)
+
+    async def _handle(
+        self,
+        durable: str,
+        subject: str,
+        model: type[Contract],
+        handler: Handler,
+        body: dict[str, Any],
+        msg: NatsMessage,
+    ) -> None:
+        try:
+            envelope = Envelope.model_validate(body)
+            payload = model.model_validate(envelope.data)
+        except ValidationError as exc:
+            await self._dead_letter(durable, subject, body, f"invalid message: {exc}")
+            await msg.ack()
+            return
+
+        with logs.bind(
+            message_id=envelope.message_id,
+            correlation_id=envelope.correlation_id,
+            agreement_id=getattr(payload, "agreement_id", None),
+        ):
+            try:
+                async with self.engine_ref().begin() as conn:
+                    if await _record_handled(conn, durable, envelope, subject):
+                        await handler(conn, envelope, payload)
+                    else:
+                        log.info("duplicate %s skipped", envelope.type)
+            except Exception as exc:
+                await self._failed(durable, subject, body, msg, exc)
+                return
+        await msg.ack()
+
+    async def _failed(
+        self,
+        durable: str,
+        subject: str,
+        body: dict[str, Any],
+        msg: NatsMessage,
+        exc: Exception,
+    ) -> None:
+        delivered = msg.raw_message.metadata.num_delivered or 1
+        if delivered >= self.max_deliver:
+            log.error(
+                "giving up on %s after %d attempts: %r", subject, delivered, exc,
+                exc_info=exc,
+            )
+            await self._dead_letter(durable, subject, body, repr(exc))
+            await msg.ack()
+            return
+        delay = retry_delay(delivered, self.backoff)
+        log.warning(
+            "handler for %s failed (attempt %d), retrying in %.1fs: %r",
+            subject, delivered, delay, exc,
+        )
+        await msg.nack(delay=delay)
+
+    async def _dead_letter(
+        self, durable: str, subject: str, body: dict[str, Any], error: str
+    ) -> None:
+        message_id = str(body.get("message_id", "unknown")) if isinstance(body, dict) else "unknown"
+        record = {
+            "consumer": durable,
+            "subject": subject,
+            "error": logs.redact(error)[:2000],
+            "failed_at": datetime.now(UTC).isoformat(),
+            "envelope": body,
+        }
+        await self.broker.publish(
+            record,
+            f"{DEAD_LETTER_PREFIX}.{durable}",
+            headers={"Nats-Msg-Id": f"dlq:{durable}:{message_id}"},
+            stream=DEAD_LETTER_STREAM,
+            timeout=5.0,
+        )
+        log.error("dead-lettered %s from %s", message_id, subject)
+
+
+def dead_letter_summary(raw: bytes) -> dict[str, Any]:
+    """The operator's view of one dead-letter record."""
+    record = json.loads(raw)
+    envelope = record.get("envelope") or {}
+    return {
+        "consumer": record.get("consumer"),
+        "subject": record.get("subject"),
+        "error": record.get("error"),
+        "failed_at": record.get("failed_at"),
+        "message_id": envelope.get("message_id"),
+        "type": envelope.get("type"),
+    }

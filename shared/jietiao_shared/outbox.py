@@ -1,0 +1,155 @@
+"""Transactional outbox: messages commit with the change that caused them.
+
+A handler calls :func:`add` on the connection of its own transaction. The
+:class:`OutboxRelay` publishes pending rows to JetStream with ``Nats-Msg-Id`` set to
+the row id, so a relay that crashes between publish and mark-sent republishes a
+message that JetStream then drops as a duplicate. Rows are claimed with
+``FOR UPDATE SKIP LOCKED``, so several replicas relay at once without double work.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .contracts import PAYLOADS, Contract, Envelope
+from .db import asyncpg_dsn
+from .logs import current_context
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, dict[str, Any], dict[str, str]], Awaitable[None]]
+
+WAKE_CHANNEL = "jietiao_outbox"
+
+
+async def add(
+    conn: AsyncConnection,
+    subject: str,
+    payload: Contract,
+    *,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+) -> Envelope:
+    """Queue one message in the caller's transaction."""
+    expected = PAYLOADS.get(subject)
+    if expected is None or not isinstance(payload, expected):
+        raise TypeError(f"{type(payload).__name__} is not the payload of {subject}")
+    envelope = Envelope(
+        type=type(payload).__name__,
+        correlation_id=correlation_id or current_context().get("correlation_id"),
+        causation_id=causation_id or current_context().get("message_id"),
+        data=payload.model_dump(mode="json"),
+    )
+    headers = {"Nats-Msg-Id": envelope.message_id}
+    await conn.execute(
+        text(
+            "INSERT INTO outbox (id, subject, envelope, headers)"
+            " VALUES (:id, :subject, CAST(:envelope AS jsonb), CAST(:headers AS jsonb))"
+        ),
+        {
+            "id": envelope.message_id,
+            "subject": subject,
+            "envelope": envelope.model_dump_json(),
+            "headers": json.dumps(headers),
+        },
+    )
+    return envelope
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows; wakes on NOTIFY and polls as a fallback."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        database_url: str,
+        publish: Publish,
+        *,
+        batch_size: int = 50,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.database_url = database_url
+        self.publish = publish
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Relay until cancelled."""
+        listener = await self._listen()
+        try:
+            while True:
+                try:
+                    sent = await self.drain()
+                except Exception:
+                    log.exception("outbox relay pass failed; retrying")
+                    sent = 0
+                    await asyncio.sleep(self.poll_seconds)
+                if sent:
+                    continue
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                except TimeoutError:
+                    pass
+        finally:
+            if listener is not None:
+                await listener.close()
+
+    async def drain(self) -> int:
+        """Publish one batch of pending rows; returns how many were sent."""
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT id, subject, envelope, headers FROM outbox"
+                        " WHERE sent_at IS NULL ORDER BY created_at"
+                        " LIMIT :n FOR UPDATE SKIP LOCKED"
+                    ),
+                    {"n": self.batch_size},
+                )
+            ).all()
+            sent: list[Any] = []
+            for row in rows:
+                try:
+                    await self.publish(row.subject, row.envelope, row.headers)
+                except Exception as exc:
+                    log.warning("outbox publish of %s failed: %s", row.id, exc)
+                    await conn.execute(
+                        text(
+                            "UPDATE outbox SET attempts = attempts + 1,"
+                            " last_error = :err WHERE id = :id"
+                        ),
+                        {"id": row.id, "err": str(exc)[:500]},
+                    )
+                    break
+                sent.append(row.id)
+            if sent:
+                await conn.execute(
+                    text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)"),
+                    {"ids": sent},
+                )
+        return len(sent)
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        try:
+            conn = await asyncpg.connect(asyncpg_dsn(self.database_url))
+            await conn.add_listener(WAKE_CHANNEL, lambda *_: self._wake.set())
+            return conn
+        except Exception:
+            log.warning("outbox relay cannot LISTEN; polling only", exc_info=True)
+            return None
+
+
+async def pending_count(engine: AsyncEngine) -> int:
+    """How many messages wait to be published."""
+    async with engine.connect() as conn:
+        value = await conn.scalar(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+    return int(value or 0)

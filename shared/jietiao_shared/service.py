@@ -1,0 +1,225 @@
+"""One service, one process: FastAPI and a FastStream broker in the same loop.
+
+A service describes itself with a :class:`ServiceSpec` (its routers, its consumers,
+its background workers, its migrations); :func:`create_app` builds the FastAPI
+application whose lifespan connects the database and the bus, starts the outbox
+relay and the workers, and stops all of it in reverse order.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from . import errors, logs
+from .auth import JwksVerifier
+from .bus import Consumers, make_broker, provision, publish_envelope
+from .db import make_engine, migrate
+from .outbox import OutboxRelay
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+HTTP_REQUESTS = Counter(
+    "jietiao_http_requests_total", "HTTP requests", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "jietiao_http_request_seconds", "HTTP request latency", ["method", "route"]
+)
+
+
+@dataclass
+class Runtime:
+    """What a running service holds: settings, database, bus and its tasks."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    consumers: Consumers
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def broker(self) -> Any:
+        """The FastStream broker."""
+        return self.consumers.broker
+
+
+Worker = Callable[[Runtime], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """Everything that makes one service what it is."""
+
+    name: str
+    title: str
+    settings: ServiceSettings
+    routers: list[APIRouter] = field(default_factory=list)
+    register_consumers: Callable[[Consumers], None] | None = None
+    workers: list[Worker] = field(default_factory=list)
+    migration_packages: list[str] = field(default_factory=list)
+    on_startup: Callable[[Runtime, FastAPI], Awaitable[None]] | None = None
+    on_shutdown: Callable[[Runtime, FastAPI], Awaitable[None]] | None = None
+    uses_backing_services: bool = True
+
+
+def _lazy_engine(holder: dict[str, AsyncEngine]) -> Callable[[], AsyncEngine]:
+    return lambda: holder["engine"]
+
+
+def create_app(spec: ServiceSpec) -> FastAPI:
+    """The service's ASGI application."""
+    settings = spec.settings
+    holder: dict[str, AsyncEngine] = {}
+    broker = make_broker(settings.nats_url)
+    consumers = Consumers(
+        broker,
+        _lazy_engine(holder),
+        service=spec.name,
+        max_deliver=settings.max_deliver,
+        backoff=settings.retry_backoff_seconds,
+    )
+    if spec.register_consumers is not None:
+        spec.register_consumers(consumers)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        holder["engine"] = engine
+        runtime = Runtime(settings=settings, engine=engine, consumers=consumers)
+        app.state.runtime = runtime
+        if spec.uses_backing_services:
+            await _start_backing(spec, runtime, broker)
+        if spec.on_startup is not None:
+            await spec.on_startup(runtime, app)
+        log.info("%s started on %s:%s", spec.name, settings.http_host, settings.http_port)
+        try:
+            yield
+        finally:
+            if spec.on_shutdown is not None:
+                await spec.on_shutdown(runtime, app)
+            for task in runtime.tasks:
+                task.cancel()
+            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            if spec.uses_backing_services:
+                await broker.stop()
+            await engine.dispose()
+            log.info("%s stopped", spec.name)
+
+    app = FastAPI(title=spec.title, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.uses_backing_services = spec.uses_backing_services
+    app.state.verifier = JwksVerifier(settings.jwks_url)
+    errors.install(app)
+    app.include_router(_ops_router())
+    for router in spec.routers:
+        app.include_router(router)
+    _install_metrics(app)
+    return app
+
+
+async def _start_backing(spec: ServiceSpec, runtime: Runtime, broker: Any) -> None:
+    """Connect the bus, then start the outbox relay and the service's workers."""
+    settings = runtime.settings
+    await broker.start()
+    relay = OutboxRelay(
+        runtime.engine,
+        settings.database_url,
+        lambda s, e, h: publish_envelope(broker, s, e, h),
+        poll_seconds=settings.outbox_poll_seconds,
+    )
+    runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+    for worker in spec.workers:
+        runtime.tasks.append(asyncio.create_task(_guard(worker, runtime)))
+
+
+async def _guard(worker: Worker, runtime: Runtime) -> None:
+    """Keep a background worker alive: log and restart it after a failure."""
+    while True:
+        try:
+            await worker(runtime)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("worker %s failed; restarting in 1s", worker.__name__)
+            await asyncio.sleep(1.0)
+
+
+def _ops_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        if not request.app.state.uses_backing_services:
+            return JSONResponse({"status": "ok"})
+        checks = {"database": "ok", "bus": "ok"}
+        try:
+            async with runtime.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            checks["database"] = "down"
+        connection = getattr(runtime.broker, "_connection", None)
+        if connection is None or not connection.is_connected:
+            checks["bus"] = "down"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(checks, status_code=200 if ready else 503)
+
+    @router.get("/metrics")
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _install_metrics(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        return response
+
+
+def main(build_spec: Callable[[], ServiceSpec]) -> None:
+    """Command line of every service: ``serve``, ``migrate`` or ``provision``."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=["serve", "migrate", "provision"])
+    args = parser.parse_args()
+    spec = build_spec()
+    settings = spec.settings
+    logs.configure(spec.name, settings.log_level, settings.log_format)
+    if args.command == "migrate" and not spec.migration_packages:
+        log.info("no database to migrate")
+    elif args.command == "migrate":
+        applied = asyncio.run(migrate(settings.database_url, spec.migration_packages))
+        log.info("migrations applied: %s", ", ".join(applied) or "none")
+    elif args.command == "provision":
+        done = asyncio.run(provision(settings.nats_url, settings.stream_replicas))
+        log.info("streams: %s", ", ".join(done))
+    else:
+        uvicorn.run(
+            create_app(spec),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+        )
