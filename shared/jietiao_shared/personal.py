@@ -44,7 +44,7 @@ def normalise_id_number(raw: str) -> str:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         raise PersonalDataError("id_number_birth_date", "身份证号中的出生日期无效") from None
-    if born > date.today() or born.year < 1900:
+    if born > date.today() or born.year < 1800:
         raise PersonalDataError("id_number_birth_date", "身份证号中的出生日期无效")
     if id_check_character(value[:17]) != value[17]:
         raise PersonalDataError("id_number_checksum", "身份证号校验位不正确，请核对")

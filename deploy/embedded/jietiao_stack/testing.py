@@ -46,60 +46,94 @@ def wait_for_port(port: int, seconds: float = 30.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {seconds}s")
 
 
-class BackingServers:
-    """PostgreSQL and a JetStream NATS server for one test session."""
+class LocalPostgres:
+    """A PostgreSQL server from the wheel, in a throw-away folder."""
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="jietiao-test-"))
-        self.pg_port = free_port()
-        self.nats_port = free_port()
-        self._processes: list[subprocess.Popen[bytes]] = []
-
-    @property
-    def nats_url(self) -> str:
-        """Where tests reach NATS."""
-        return f"nats://127.0.0.1:{self.nats_port}"
+        self.folder = Path(tempfile.mkdtemp(prefix="jietiao-test-pg-"))
+        self.port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
 
     def database_url(self, name: str) -> str:
         """A SQLAlchemy URL for database ``name`` (created by migrate)."""
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.pg_port}/{name}"
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
 
-    def start(self) -> "BackingServers":
-        """Start both servers and wait until they accept connections."""
+    def start(self) -> "LocalPostgres":
+        """Start the server and wait until it accepts connections."""
         command, user = prepare_postgres(self.folder)
         log = (self.folder / "postgres.log").open("wb")
-        self._processes.append(
-            subprocess.Popen(
-                command + postgres_args(self.pg_port), stdout=log, stderr=log,
-                **run_as_kwargs(user),  # type: ignore[arg-type]
-                start_new_session=True,
-            )
+        self._process = subprocess.Popen(
+            command + postgres_args(self.port), stdout=log, stderr=log,
+            start_new_session=True,
+            **run_as_kwargs(user),  # type: ignore[arg-type]
         )
-        monitor = free_port()
-        nats_log = (self.folder / "nats.log").open("wb")
-        self._processes.append(
-            subprocess.Popen(
-                nats_command(self.folder, self.nats_port, monitor),
-                stdout=nats_log, stderr=nats_log, start_new_session=True,
-            )
-        )
-        wait_for_port(self.pg_port)
-        wait_for_port(self.nats_port)
-        _wait_http(f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true")
+        wait_for_port(self.port)
         time.sleep(0.3)
         return self
 
     def stop(self) -> None:
-        """Stop both servers and remove their data."""
-        for process in reversed(self._processes):
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self._processes.clear()
+        """Stop the server and remove its data."""
+        _stop(self._process)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class LocalNats:
+    """A JetStream NATS server from the wheel, in a throw-away folder."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="jietiao-test-nats-"))
+        self.port = free_port()
+        self.monitor_port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Where tests reach NATS."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> "LocalNats":
+        """Start the server and wait until JetStream is ready."""
+        log = (self.folder / "nats.log").open("wb")
+        self._process = subprocess.Popen(
+            nats_command(self.folder, self.port, self.monitor_port),
+            stdout=log, stderr=log, start_new_session=True,
+        )
+        wait_for_port(self.port)
+        _wait_http(f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true")
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and remove its data."""
+        _stop(self._process)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class BackingServers:
+    """PostgreSQL and NATS together, for a suite that needs both."""
+
+    def __init__(self, postgres: LocalPostgres, nats_server: LocalNats) -> None:
+        self.postgres = postgres
+        self.nats = nats_server
+
+    @property
+    def nats_url(self) -> str:
+        """Where tests reach NATS."""
+        return self.nats.url
+
+    def database_url(self, name: str) -> str:
+        """A SQLAlchemy URL for database ``name``."""
+        return self.postgres.database_url(name)
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_http(url: str, seconds: float = 30.0) -> None:
@@ -182,3 +216,36 @@ async def wait_until(check: Any, seconds: float = 20.0, interval: float = 0.1) -
             return last
         await asyncio.sleep(interval)
     raise TimeoutError(f"condition not met within {seconds}s (last value: {last!r})")
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, port: int) -> Any:
+    """Serve an ASGI app (lifespan included) on 127.0.0.1:``port`` for a block."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        await wait_until(lambda: server.started or task.done(), seconds=30)
+        if task.done():
+            task.result()
+            raise RuntimeError("server stopped during start-up")
+        yield server
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+
+
+def service_env(
+    monkeypatch: Any, servers: "BackingServers", database: str, issuer: "TestTokenIssuer | None" = None,
+    **extra: str,
+) -> None:
+    """Point a service's settings at the test servers through its environment."""
+    monkeypatch.setenv("JIETIAO_NATS_URL", servers.nats_url)
+    monkeypatch.setenv("JIETIAO_DATABASE_URL", servers.database_url(database))
+    if issuer is not None:
+        monkeypatch.setenv("JIETIAO_JWKS_URL", issuer.jwks_url)
+    for key, value in extra.items():
+        monkeypatch.setenv(f"JIETIAO_{key.upper()}", value)
