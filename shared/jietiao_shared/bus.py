@@ -162,7 +162,7 @@ class Consumers:
             subject,
             stream=JStream(stream_for(subject), declare=False),
             durable=durable,
-            pull_sub=PullSub(batch_size=10, timeout=1.0),
+            pull_sub=PullSub(batch_size=10, timeout=5.0),
             ack_policy=AckPolicy.MANUAL,
             config=ConsumerConfig(
                 max_deliver=self.max_deliver, ack_wait=30, filter_subject=subject

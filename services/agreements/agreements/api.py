@@ -160,8 +160,10 @@ async def create_iou(body: IouDraft, caller: CurrentCaller, request: Request) ->
 
     now = datetime.now(UTC)
     role = body.role
+    iou_id = str(uuid.uuid4())
+    terms["agreement_id"] = iou_id
     iou = Iou(
-        id=str(uuid.uuid4()), status=Status.DRAFT, initiator_role=role,
+        id=iou_id, status=Status.DRAFT, initiator_role=role,
         initiator_account_id=caller.account_id, terms=terms,
         notice_version=body.notice.version, notice_accepted_at=now,
         reminders_enabled=body.reminders_enabled, preview_version=1,

@@ -56,12 +56,12 @@ async def transition(
     return status
 
 
-async def sms(conn: AsyncConnection, iou: Iou, role: str, kind: Any, **params: str) -> None:
-    """Queue one SMS to a party."""
+async def sms(conn: AsyncConnection, iou: Iou, to: str, kind: Any, **params: str) -> None:
+    """Queue one SMS to the party with role ``to``."""
     await outbox.add(
         conn,
         Subject.SEND_SMS,
-        SendSms(kind=kind, phone=iou.parties[role].phone, params=params, agreement_id=iou.id),
+        SendSms(kind=kind, phone=iou.parties[to].phone, params=params, agreement_id=iou.id),
         correlation_id=iou.id,
     )
 
@@ -162,7 +162,7 @@ async def _initiated(conn: AsyncConnection, iou: Iou) -> None:
     counterparty = iou.counterparty_role
     await sms(
         conn, iou, counterparty, "invitation",
-        initiator=mask_name(initiator.name), role=ROLE_NAMES[iou.initiator_role],
+        initiator=mask_name(initiator.name),
     )
     await outbox.add(
         conn,

@@ -17,7 +17,7 @@ LINK = "link"
 
 TEMPLATES: dict[str, str] = {
     "login_code": "您的登录验证码为{code}，5分钟内有效。",
-    "invitation": "{initiator}（{role}）邀请您签署一份电子文件，请登录查看：{link}",
+    "invitation": "{initiator}邀请您签署一份电子文件，请登录查看：{link}",
     "signed": "您与{other}的电子文件已签署完成，请登录查看：{link}",
     "refused": "{other}已拒绝签署您发起的电子文件，该文件已关闭。详情：{link}",
     "withdrawn": "{initiator}已撤回邀请您签署的电子文件，您无需再处理。",
@@ -29,7 +29,6 @@ TEMPLATES: dict[str, str] = {
     "repayment_due": "您有一份电子文件约定的事项于{due_date}到期，请登录查看：{link}",
 }
 
-ROLES = frozenset({"出借人", "借款人"})
 
 
 class TemplateError(ValueError):
@@ -53,12 +52,6 @@ def _name(value: str) -> str:
     return mask_name(name)
 
 
-def _role(value: str) -> str:
-    if value not in ROLES:
-        raise TemplateError("variable_invalid", "role must be 出借人 or 借款人")
-    return value
-
-
 def _due_date(value: str) -> str:
     try:
         day = date.fromisoformat(value)
@@ -71,7 +64,6 @@ VARIABLES: dict[str, Callable[[str], str]] = {
     "code": _code,
     "initiator": _name,
     "other": _name,
-    "role": _role,
     "due_date": _due_date,
 }
 

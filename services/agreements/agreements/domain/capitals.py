@@ -72,7 +72,7 @@ def _yuan_in_words(yuan: int, optional_zero: bool) -> str:
             zero_pending = True
         if position in _GROUP_UNITS and any(digits[position : position + 4]):
             words.append(_GROUP_UNITS[position])
-            if not optional_zero and digit == 0 and digits[position - 1]:
+            if not optional_zero and digits[position - 1]:
                 zero_pending = False
     return "".join(words) + "元"
 

@@ -1,8 +1,8 @@
 """The one-year LPR table and the 4x interest cap."""
 
 from datetime import date
-from itertools import pairwise
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 import pytest

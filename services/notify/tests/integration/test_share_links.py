@@ -147,7 +147,7 @@ async def test_after_closing_only_flow_ending_sms_go_out(
             kind="invitation",
             phone=borrower,
             agreement_id=agreement,
-            params={"initiator": "张*", "role": "出借人"},
+            params={"initiator": "张*"},
         ),
     )
     await bus.send(

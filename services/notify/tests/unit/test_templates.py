@@ -11,7 +11,7 @@ LANDING = "http://127.0.0.1:8100/s"
 
 VALID = {
     "login_code": {"code": "123456"},
-    "invitation": {"initiator": "张*", "role": "出借人"},
+    "invitation": {"initiator": "张*"},
     "signed": {"other": "李*"},
     "refused": {"other": "李*"},
     "withdrawn": {"initiator": "张*"},
@@ -50,7 +50,7 @@ def test_a_full_name_is_masked() -> None:
 
 
 def test_the_only_link_is_the_constant_landing_page() -> None:
-    text = render("invitation", {"initiator": "张*", "role": "借款人"}, LANDING)
+    text = render("invitation", {"initiator": "张*"}, LANDING)
 
     assert text.endswith(LANDING)
     assert text.count("http") == 1
@@ -64,7 +64,7 @@ def test_repayment_due_prints_the_date_in_chinese() -> None:
 
 
 def test_variables_name_what_a_sender_must_give() -> None:
-    assert variables("invitation") == {"initiator", "role"}
+    assert variables("invitation") == {"initiator"}
     assert variables("expired") == frozenset()
 
 
@@ -74,7 +74,7 @@ def test_variables_name_what_a_sender_must_give() -> None:
         ("login_code", {}, "variable_missing"),
         ("login_code", {"code": "12ab"}, "variable_invalid"),
         ("login_code", {"code": "1234", "extra": "x"}, "variable_unknown"),
-        ("invitation", {"initiator": "张*", "role": "朋友"}, "variable_invalid"),
+        ("invitation", {"initiator": "张三", "role": "出借人"}, "variable_unknown"),
         ("signed", {"other": "http://evil.example"}, "variable_invalid"),
         ("repayment_due", {"due_date": "2027-02-30"}, "variable_invalid"),
         ("birthday", {}, "kind_unknown"),
