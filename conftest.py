@@ -9,7 +9,12 @@ consumers of one suite never meet those of another.
 from collections.abc import Iterator
 
 import pytest
-from jietiao_stack.testing import BackingServers, LocalNats, LocalPostgres, TestTokenIssuer
+from jietiao_stack.testing import (
+    BackingServers,
+    LocalNats,
+    LocalPostgres,
+    TestTokenIssuer,
+)
 
 
 @pytest.fixture(scope="session")

@@ -92,21 +92,33 @@ async def lifecycle(api: JietiaoApi, rec: Recorder, rng: random.Random) -> None:
     await a.wait_status(iou["id"], "awaiting_counterparty")
     await b.sign(await b.iou(iou["id"]))
     signed_at = time.perf_counter()
-    iou = await b.wait_for(iou["id"], lambda i: i["documents"]["signed_sha256"], "signed", 120)
+    iou = await b.wait_for(
+        iou["id"], lambda i: i["documents"]["signed_sha256"], "signed", 120
+    )
     rec("saga_completion", time.perf_counter() - signed_at)
     await a.download(iou["id"], "signed")
-    await a.call("request_void", "POST", f"/api/ious/{iou['id']}/void-requests",
-                 json={"reason": "压测"}, expect=201)
+    await a.call(
+        "request_void",
+        "POST",
+        f"/api/ious/{iou['id']}/void-requests",
+        json={"reason": "压测"},
+        expect=201,
+    )
     await a.verify(iou["id"], "request_void")
     iou = await a.wait_status(iou["id"], "void_requested", 120)
     void_id = iou["void_request"]["id"]
-    await b.call("confirm_void", "POST",
-                 f"/api/ious/{iou['id']}/void-requests/{void_id}/confirm")
+    await b.call(
+        "confirm_void", "POST", f"/api/ious/{iou['id']}/void-requests/{void_id}/confirm"
+    )
     await b.verify(iou["id"], "confirm_void")
-    await b.wait_for(iou["id"], lambda i: i["documents"]["voided_sha256"], "voided", 120)
+    await b.wait_for(
+        iou["id"], lambda i: i["documents"]["voided_sha256"], "voided", 120
+    )
 
 
-async def run_level(gateway: str, token: str, pids: dict[str, int], count: int, concurrency: int) -> None:
+async def run_level(
+    gateway: str, token: str, pids: dict[str, int], count: int, concurrency: int
+) -> None:
     """Run ``count`` lifecycles, ``concurrency`` at a time, and print the figures."""
     rec = Recorder()
     api = JietiaoApi(gateway, token, timer=rec)
@@ -129,8 +141,10 @@ async def run_level(gateway: str, token: str, pids: dict[str, int], count: int, 
     await api.close()
 
     done = count - len(failures)
-    print(f"\n== concurrency {concurrency}: {done}/{count} lifecycles in {elapsed:.1f}s"
-          f" = {done / elapsed:.2f} lifecycles/s")
+    print(
+        f"\n== concurrency {concurrency}: {done}/{count} lifecycles in {elapsed:.1f}s"
+        f" = {done / elapsed:.2f} lifecycles/s"
+    )
     if failures:
         print(f"   failures: {len(failures)}; first: {failures[0]}")
     print("   CPU seconds per lifecycle, by process:")
@@ -139,9 +153,11 @@ async def run_level(gateway: str, token: str, pids: dict[str, int], count: int, 
         print(f"     {name:<11} {spent / max(done, 1) * 1000:8.1f} ms")
     print(f"   {'call':<22}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
     for name, values in sorted(rec.samples.items()):
-        print(f"   {name:<22}{len(values):>6}"
-              f"{percentile(values, 50) * 1000:>10.1f}{percentile(values, 95) * 1000:>10.1f}"
-              f"{percentile(values, 99) * 1000:>10.1f}")
+        print(
+            f"   {name:<22}{len(values):>6}"
+            f"{percentile(values, 50) * 1000:>10.1f}{percentile(values, 95) * 1000:>10.1f}"
+            f"{percentile(values, 99) * 1000:>10.1f}"
+        )
     if rec.samples.get("saga_completion"):
         mean = statistics.mean(rec.samples["saga_completion"])
         print(f"   saga completion mean {mean * 1000:.1f} ms")
@@ -149,18 +165,26 @@ async def run_level(gateway: str, token: str, pids: dict[str, int], count: int, 
 
 def main() -> None:
     """Command line."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gateway", default="http://127.0.0.1:8100")
     parser.add_argument("--data-dir", type=Path, default=Path(".jietiao"))
     parser.add_argument("--concurrency", default="1,20", help="comma-separated levels")
-    parser.add_argument("--lifecycles", type=int, default=0,
-                        help="lifecycles per level (default: 5 x concurrency, at least 10)")
+    parser.add_argument(
+        "--lifecycles",
+        type=int,
+        default=0,
+        help="lifecycles per level (default: 5 x concurrency, at least 10)",
+    )
     args = parser.parse_args()
     try:
         token = (args.data_dir / "operator-token").read_text().strip()
         pids = json.loads((args.data_dir / "pids.json").read_text())
     except FileNotFoundError:
-        sys.exit(f"no running platform found in {args.data_dir}: start it with `make run`")
+        sys.exit(
+            f"no running platform found in {args.data_dir}: start it with `make run`"
+        )
     for level in (int(x) for x in args.concurrency.split(",")):
         count = args.lifecycles or max(10, 5 * level)
         asyncio.run(run_level(args.gateway, token, pids, count, level))

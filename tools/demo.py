@@ -35,8 +35,10 @@ async def demo(gateway: str, operator_token: str, out_dir: Path) -> None:
         step(f"borrower {borrower.name} logged in")
 
         iou = await a.create_iou(borrower, role="lender", principal="12000.00")
-        step(f"IOU {iou['id']} created: {iou['terms']['amount_in_words']}, "
-             f"{len(iou['terms']['plan'])} instalments")
+        step(
+            f"IOU {iou['id']} created: {iou['terms']['amount_in_words']}, "
+            f"{len(iou['terms']['plan'])} instalments"
+        )
         iou = await a.wait_status(iou["id"], "awaiting_initiator")
         step(f"preview rendered, sha256 {iou['documents']['preview_sha256'][:16]}...")
 
@@ -49,28 +51,46 @@ async def demo(gateway: str, operator_token: str, out_dir: Path) -> None:
         step(f"share link for WeChat: {links['items'][0]['url']}")
 
         await b.sign(await b.iou(iou["id"]))
-        iou = await b.wait_for(iou["id"], lambda i: i["documents"]["signed_sha256"], "signed")
-        step(f"borrower signed: IOU is {iou['status']}, signed PDF "
-             f"{iou['documents']['signed_sha256'][:16]}...")
+        iou = await b.wait_for(
+            iou["id"], lambda i: i["documents"]["signed_sha256"], "signed"
+        )
+        step(
+            f"borrower signed: IOU is {iou['status']}, signed PDF "
+            f"{iou['documents']['signed_sha256'][:16]}..."
+        )
         pdf = await a.download(iou["id"], "signed")
         signed_path = out_dir / f"iou-{iou['id']}-signed.pdf"
         signed_path.write_bytes(pdf)
         step(f"signed PDF saved: {signed_path} ({len(pdf)} bytes)")
 
-        await a.call("reminders", "PUT", f"/api/ious/{iou['id']}/reminders",
-                     json={"enabled": True})
+        await a.call(
+            "reminders",
+            "PUT",
+            f"/api/ious/{iou['id']}/reminders",
+            json={"enabled": True},
+        )
         step("repayment reminders switched on")
 
-        await a.call("request_void", "POST", f"/api/ious/{iou['id']}/void-requests",
-                     json={"reason": "借款已全部还清"}, expect=201)
+        await a.call(
+            "request_void",
+            "POST",
+            f"/api/ious/{iou['id']}/void-requests",
+            json={"reason": "借款已全部还清"},
+            expect=201,
+        )
         await a.verify(iou["id"], "request_void")
         iou = await a.wait_status(iou["id"], "void_requested")
         step("lender asked to void it (face check passed); borrower told by SMS")
         void_id = iou["void_request"]["id"]
-        await b.call("confirm_void", "POST",
-                     f"/api/ious/{iou['id']}/void-requests/{void_id}/confirm")
+        await b.call(
+            "confirm_void",
+            "POST",
+            f"/api/ious/{iou['id']}/void-requests/{void_id}/confirm",
+        )
         await b.verify(iou["id"], "confirm_void")
-        iou = await b.wait_for(iou["id"], lambda i: i["documents"]["voided_sha256"], "voided")
+        iou = await b.wait_for(
+            iou["id"], lambda i: i["documents"]["voided_sha256"], "voided"
+        )
         step(f"borrower confirmed: IOU is {iou['status']}")
         voided = await b.download(iou["id"], "voided")
         voided_path = out_dir / f"iou-{iou['id']}-voided.pdf"
@@ -90,11 +110,15 @@ def main() -> None:
     args = parser.parse_args()
     token_file = args.data_dir / "operator-token"
     if not token_file.exists():
-        sys.exit(f"no operator token in {token_file}: start the platform with `make run`")
+        sys.exit(
+            f"no operator token in {token_file}: start the platform with `make run`"
+        )
     out_dir = args.data_dir / "demo"
     out_dir.mkdir(exist_ok=True)
     try:
-        asyncio.run(demo(args.gateway, token_file.read_text().strip(), out_dir.resolve()))
+        asyncio.run(
+            demo(args.gateway, token_file.read_text().strip(), out_dir.resolve())
+        )
     except OSError as exc:
         sys.exit(f"cannot reach the platform at {args.gateway}: {exc}")
 

@@ -121,7 +121,9 @@ def retry_delay(delivered: int, backoff: list[float]) -> float:
     return backoff[min(delivered, len(backoff)) - 1] if backoff else 1.0
 
 
-async def _record_handled(conn: AsyncConnection, consumer: str, envelope: Envelope, subject: str) -> bool:
+async def _record_handled(
+    conn: AsyncConnection, consumer: str, envelope: Envelope, subject: str
+) -> bool:
     inserted = await conn.execute(
         text(
             "INSERT INTO inbox (consumer, message_id, subject) VALUES (:c, :m, :s)"
@@ -217,7 +219,10 @@ class Consumers:
         delivered = msg.raw_message.metadata.num_delivered or 1
         if delivered >= self.max_deliver:
             log.error(
-                "giving up on %s after %d attempts: %r", subject, delivered, exc,
+                "giving up on %s after %d attempts: %r",
+                subject,
+                delivered,
+                exc,
                 exc_info=exc,
             )
             await self._dead_letter(durable, subject, body, repr(exc))
@@ -226,14 +231,21 @@ class Consumers:
         delay = retry_delay(delivered, self.backoff)
         log.warning(
             "handler for %s failed (attempt %d), retrying in %.1fs: %r",
-            subject, delivered, delay, exc,
+            subject,
+            delivered,
+            delay,
+            exc,
         )
         await msg.nack(delay=delay)
 
     async def _dead_letter(
         self, durable: str, subject: str, body: dict[str, Any], error: str
     ) -> None:
-        message_id = str(body.get("message_id", "unknown")) if isinstance(body, dict) else "unknown"
+        message_id = (
+            str(body.get("message_id", "unknown"))
+            if isinstance(body, dict)
+            else "unknown"
+        )
         record = {
             "consumer": durable,
             "subject": subject,

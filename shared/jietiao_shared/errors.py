@@ -65,7 +65,11 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
         }
         for e in exc.errors()
     ]
-    body = {"error": "validation_failed", "message": "填写有误，请检查标出的字段", "fields": fields}
+    body = {
+        "error": "validation_failed",
+        "message": "填写有误，请检查标出的字段",
+        "fields": fields,
+    }
     return JSONResponse(body, status_code=422)
 
 

@@ -151,5 +151,7 @@ class OutboxRelay:
 async def pending_count(engine: AsyncEngine) -> int:
     """How many messages wait to be published."""
     async with engine.connect() as conn:
-        value = await conn.scalar(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+        value = await conn.scalar(
+            text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+        )
     return int(value or 0)

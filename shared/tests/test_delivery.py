@@ -28,7 +28,9 @@ async def engine(backing_servers: BackingServers) -> AsyncIterator[AsyncEngine]:
     db = make_engine(url)
     async with db.begin() as conn:
         await conn.execute(
-            text("CREATE TABLE IF NOT EXISTS effects (message_id text, agreement_id text)")
+            text(
+                "CREATE TABLE IF NOT EXISTS effects (message_id text, agreement_id text)"
+            )
         )
     yield db
     await db.dispose()
@@ -51,7 +53,9 @@ async def _stream_messages(nats_url: str, subject: str) -> list[dict[str, Any]]:
 async def _count_on_stream(nats_url: str, subject: str) -> int:
     nc = await nats.connect(nats_url)
     try:
-        info = await nc.jetstream().stream_info(stream_for(subject), subjects_filter=subject)
+        info = await nc.jetstream().stream_info(
+            stream_for(subject), subjects_filter=subject
+        )
         return int((info.state.subjects or {}).get(subject, 0))
     finally:
         await nc.close()
@@ -63,23 +67,30 @@ async def test_relay_publishes_each_row_once_even_when_it_crashed_before_marking
     agreement = str(uuid.uuid4())
     async with engine.begin() as conn:
         sent = await outbox.add(
-            conn, Subject.CLOSE_FLOW, CloseFlow(agreement_id=agreement, ending="withdrawn")
+            conn,
+            Subject.CLOSE_FLOW,
+            CloseFlow(agreement_id=agreement, ending="withdrawn"),
         )
     broker = make_broker(backing_servers.nats_url)
     await broker.start()
     published: list[str] = []
 
-    async def publish_then_crash(subject: str, env: dict[str, Any], headers: dict[str, str]) -> None:
+    async def publish_then_crash(
+        subject: str, env: dict[str, Any], headers: dict[str, str]
+    ) -> None:
         await publish_envelope(broker, subject, env, headers)
         published.append(env["message_id"])
         raise ConnectionError("relay died before marking the row sent")
 
-    crashed = outbox.OutboxRelay(engine, backing_servers.database_url("shared_delivery"), publish_then_crash)
+    crashed = outbox.OutboxRelay(
+        engine, backing_servers.database_url("shared_delivery"), publish_then_crash
+    )
     assert await crashed.drain() == 0
     assert await outbox.pending_count(engine) >= 1
 
     healthy = outbox.OutboxRelay(
-        engine, backing_servers.database_url("shared_delivery"),
+        engine,
+        backing_servers.database_url("shared_delivery"),
         lambda s, e, h: publish_envelope(broker, s, e, h),
     )
     while await healthy.drain():
@@ -97,7 +108,9 @@ async def test_a_redelivered_message_takes_effect_once(
     engine: AsyncEngine, backing_servers: BackingServers
 ) -> None:
     broker = make_broker(backing_servers.nats_url)
-    consumers = Consumers(broker, lambda: engine, service="test", max_deliver=3, backoff=[0.1])
+    consumers = Consumers(
+        broker, lambda: engine, service="test", max_deliver=3, backoff=[0.1]
+    )
     seen: list[str] = []
 
     async def effect(conn: AsyncConnection, envelope: Envelope, payload: Any) -> None:
@@ -110,16 +123,27 @@ async def test_a_redelivered_message_takes_effect_once(
     consumers.on(Subject.CLOSE_FLOW, "dedupe", effect)
     await broker.start()
     agreement = str(uuid.uuid4())
-    envelope = Envelope(type="CloseFlow", data={"agreement_id": agreement, "ending": "refused"})
+    envelope = Envelope(
+        type="CloseFlow", data={"agreement_id": agreement, "ending": "refused"}
+    )
     body = envelope.model_dump(mode="json")
     for copy in range(2):  # the same message, republished under a new Nats-Msg-Id
-        await publish_envelope(broker, Subject.CLOSE_FLOW, body, {"Nats-Msg-Id": f"{copy}-{envelope.message_id}"})
+        await publish_envelope(
+            broker,
+            Subject.CLOSE_FLOW,
+            body,
+            {"Nats-Msg-Id": f"{copy}-{envelope.message_id}"},
+        )
 
     async def effects() -> int:
         async with engine.connect() as conn:
-            return int(await conn.scalar(
-                text("SELECT count(*) FROM effects WHERE agreement_id = :a"), {"a": agreement}
-            ) or 0)
+            return int(
+                await conn.scalar(
+                    text("SELECT count(*) FROM effects WHERE agreement_id = :a"),
+                    {"a": agreement},
+                )
+                or 0
+            )
 
     await wait_until(effects)
     await asyncio.sleep(1.0)
@@ -132,23 +156,33 @@ async def test_a_failing_handler_is_retried_then_dead_lettered(
     engine: AsyncEngine, backing_servers: BackingServers
 ) -> None:
     broker = make_broker(backing_servers.nats_url)
-    consumers = Consumers(broker, lambda: engine, service="test", max_deliver=3, backoff=[0.1, 0.2])
+    consumers = Consumers(
+        broker, lambda: engine, service="test", max_deliver=3, backoff=[0.1, 0.2]
+    )
     attempts: list[str] = []
 
-    async def always_fails(conn: AsyncConnection, envelope: Envelope, payload: Any) -> None:
+    async def always_fails(
+        conn: AsyncConnection, envelope: Envelope, payload: Any
+    ) -> None:
         attempts.append(envelope.message_id)
         raise RuntimeError("downstream is broken")
 
     consumers.on(Subject.CANCEL_REMINDERS, "poison", always_fails)
     await broker.start()
-    envelope = Envelope(type="CancelReminders", data={"agreement_id": str(uuid.uuid4()), "reason": "x"})
+    envelope = Envelope(
+        type="CancelReminders", data={"agreement_id": str(uuid.uuid4()), "reason": "x"}
+    )
     await publish_envelope(
-        broker, Subject.CANCEL_REMINDERS, envelope.model_dump(mode="json"),
+        broker,
+        Subject.CANCEL_REMINDERS,
+        envelope.model_dump(mode="json"),
         {"Nats-Msg-Id": envelope.message_id},
     )
 
     async def dead_letters() -> list[dict[str, Any]]:
-        found = await _stream_messages(backing_servers.nats_url, "jietiao.dlq.test-poison")
+        found = await _stream_messages(
+            backing_servers.nats_url, "jietiao.dlq.test-poison"
+        )
         return [d for d in found if d["envelope"]["message_id"] == envelope.message_id]
 
     letters = await wait_until(dead_letters, seconds=20)

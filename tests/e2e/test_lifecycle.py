@@ -31,7 +31,9 @@ async def initiated(
     return a, b, iou
 
 
-async def effective(api: JietiaoApi, lender: Person, borrower: Person) -> tuple[Session, Session, dict]:
+async def effective(
+    api: JietiaoApi, lender: Person, borrower: Person
+) -> tuple[Session, Session, dict]:
     """An IOU both sides signed."""
     a, b, iou = await initiated(api, lender, borrower, "lender")
     await b.sign(await b.iou(iou["id"]))
@@ -39,11 +41,15 @@ async def effective(api: JietiaoApi, lender: Person, borrower: Person) -> tuple[
 
 
 @pytest.mark.parametrize("role", ["lender", "borrower"])
-async def test_both_sign_and_the_iou_becomes_effective(api: JietiaoApi, people, role: str) -> None:
+async def test_both_sign_and_the_iou_becomes_effective(
+    api: JietiaoApi, people, role: str
+) -> None:
     initiator, counterparty = people
     a, b, iou = await initiated(api, initiator, counterparty, role)
 
-    invitation = await api.wait_sms(counterparty.phone, "invitation", agreement_id=iou["id"])
+    invitation = await api.wait_sms(
+        counterparty.phone, "invitation", agreement_id=iou["id"]
+    )
     assert counterparty.id_number not in invitation[0]["text"]
     links = await a.call("share_links", "GET", f"/api/ious/{iou['id']}/share-links")
     token = links["items"][0]["token"]
@@ -52,9 +58,13 @@ async def test_both_sign_and_the_iou_becomes_effective(api: JietiaoApi, people, 
 
     seen = await b.iou(iou["id"])
     assert seen["my_role"] != role and "sign" in seen["actions"]
-    assert seen["parties"][role]["id_number"] != initiator.id_number  # masked for the other side
+    assert (
+        seen["parties"][role]["id_number"] != initiator.id_number
+    )  # masked for the other side
     await b.sign(seen)
-    done = await b.wait_for(iou["id"], lambda i: i["documents"]["signed_sha256"], "signed PDF")
+    done = await b.wait_for(
+        iou["id"], lambda i: i["documents"]["signed_sha256"], "signed PDF"
+    )
 
     assert done["status"] == "effective"
     assert all(p["signed_at"] for p in done["parties"].values())
@@ -65,7 +75,9 @@ async def test_both_sign_and_the_iou_becomes_effective(api: JietiaoApi, people, 
     assert "人民币壹万贰仟元整" in text
     assert "证据页" in text
     for session in (a, b):
-        folder = await session.call("folder", "GET", "/api/ious", params={"filter": "effective"})
+        folder = await session.call(
+            "folder", "GET", "/api/ious", params={"filter": "effective"}
+        )
         assert iou["id"] in [i["id"] for i in folder["items"]]
 
 
@@ -83,7 +95,9 @@ async def test_the_counterparty_refuses_with_a_reason(api: JietiaoApi, people) -
     initiator, counterparty = people
     a, b, iou = await initiated(api, initiator, counterparty, "lender")
 
-    refused = await b.call("refuse", "POST", f"/api/ious/{iou['id']}/refuse", json={"reason": "金额不对"})
+    refused = await b.call(
+        "refuse", "POST", f"/api/ious/{iou['id']}/refuse", json={"reason": "金额不对"}
+    )
 
     assert refused["status"] == "refused"
     await api.wait_sms(initiator.phone, "refused", agreement_id=iou["id"])
@@ -94,7 +108,9 @@ async def test_the_counterparty_refuses_with_a_reason(api: JietiaoApi, people) -
     assert late.value.status == 409 and late.value.body["status"] == "refused"
 
 
-async def test_the_initiator_withdraws_before_the_other_side_signs(api: JietiaoApi, people) -> None:
+async def test_the_initiator_withdraws_before_the_other_side_signs(
+    api: JietiaoApi, people
+) -> None:
     initiator, counterparty = people
     a, b, iou = await initiated(api, initiator, counterparty, "borrower")
 
@@ -107,15 +123,22 @@ async def test_the_initiator_withdraws_before_the_other_side_signs(api: JietiaoA
     assert again.value.status == 409 and again.value.body["status"] == "withdrawn"
 
 
-async def test_reminders_are_scheduled_for_each_instalment(api: JietiaoApi, people) -> None:
+async def test_reminders_are_scheduled_for_each_instalment(
+    api: JietiaoApi, people
+) -> None:
     lender, borrower = people
     a, b, iou = await effective(api, lender, borrower)
 
-    await a.call("reminders", "PUT", f"/api/ious/{iou['id']}/reminders", json={"enabled": True})
+    await a.call(
+        "reminders", "PUT", f"/api/ious/{iou['id']}/reminders", json={"enabled": True}
+    )
 
     async def schedule() -> list:
         body = await api.request(
-            "ops_reminders", "GET", "/api/ops/reminders", params={"agreement_id": iou["id"]},
+            "ops_reminders",
+            "GET",
+            "/api/ops/reminders",
+            params={"agreement_id": iou["id"]},
             headers={"x-operator-token": api.operator_token},
         )
         return body["items"]
@@ -128,7 +151,13 @@ async def test_reminders_are_scheduled_for_each_instalment(api: JietiaoApi, peop
 
 async def open_void(requester: Session, iou: dict) -> dict:
     """Ask to void and pass the face check; the request is then open."""
-    await requester.call("request_void", "POST", f"/api/ious/{iou['id']}/void-requests", json={"reason": "已经还清"}, expect=201)
+    await requester.call(
+        "request_void",
+        "POST",
+        f"/api/ious/{iou['id']}/void-requests",
+        json={"reason": "已经还清"},
+        expect=201,
+    )
     await requester.verify(iou["id"], "request_void")
     return await requester.wait_status(iou["id"], "void_requested")
 
@@ -140,7 +169,9 @@ async def test_void_request_cancelled_by_its_requester(api: JietiaoApi, people) 
     await api.wait_sms(borrower.phone, "void_requested", agreement_id=iou["id"])
 
     void_id = pending["void_request"]["id"]
-    back = await a.call("cancel_void", "POST", f"/api/ious/{iou['id']}/void-requests/{void_id}/cancel")
+    back = await a.call(
+        "cancel_void", "POST", f"/api/ious/{iou['id']}/void-requests/{void_id}/cancel"
+    )
 
     assert back["status"] == "effective"
     await api.wait_sms(borrower.phone, "void_cancelled", agreement_id=iou["id"])
@@ -152,22 +183,35 @@ async def test_void_request_refused_by_the_other_side(api: JietiaoApi, people) -
     pending = await open_void(b, iou)
 
     void_id = pending["void_request"]["id"]
-    kept = await a.call("refuse_void", "POST", f"/api/ious/{iou['id']}/void-requests/{void_id}/refuse", json={"reason": "尚未还款"})
+    kept = await a.call(
+        "refuse_void",
+        "POST",
+        f"/api/ious/{iou['id']}/void-requests/{void_id}/refuse",
+        json={"reason": "尚未还款"},
+    )
 
     assert kept["status"] == "effective"
     await api.wait_sms(borrower.phone, "void_refused", agreement_id=iou["id"])
 
 
-async def test_void_confirmed_voids_the_iou_and_renders_a_voided_copy(api: JietiaoApi, people) -> None:
+async def test_void_confirmed_voids_the_iou_and_renders_a_voided_copy(
+    api: JietiaoApi, people
+) -> None:
     lender, borrower = people
     a, b, iou = await effective(api, lender, borrower)
-    await a.call("reminders", "PUT", f"/api/ious/{iou['id']}/reminders", json={"enabled": True})
+    await a.call(
+        "reminders", "PUT", f"/api/ious/{iou['id']}/reminders", json={"enabled": True}
+    )
     pending = await open_void(a, iou)
 
     void_id = pending["void_request"]["id"]
-    await b.call("confirm_void", "POST", f"/api/ious/{iou['id']}/void-requests/{void_id}/confirm")
+    await b.call(
+        "confirm_void", "POST", f"/api/ious/{iou['id']}/void-requests/{void_id}/confirm"
+    )
     await b.verify(iou["id"], "confirm_void")
-    voided = await b.wait_for(iou["id"], lambda i: i["documents"]["voided_sha256"], "voided PDF")
+    voided = await b.wait_for(
+        iou["id"], lambda i: i["documents"]["voided_sha256"], "voided PDF"
+    )
 
     assert voided["status"] == "voided"
     text = pdf_text(await b.download(iou["id"], "voided"))

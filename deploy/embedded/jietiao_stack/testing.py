@@ -40,7 +40,10 @@ def wait_for_port(port: int, seconds: float = 30.0) -> None:
     """Block until something accepts connections on ``port``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), 0.5),
+        ):
             return
         time.sleep(0.1)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {seconds}s")
@@ -63,7 +66,9 @@ class LocalPostgres:
         command, user = prepare_postgres(self.folder)
         log = (self.folder / "postgres.log").open("wb")
         self._process = subprocess.Popen(
-            command + postgres_args(self.port), stdout=log, stderr=log,
+            command + postgres_args(self.port),
+            stdout=log,
+            stderr=log,
             start_new_session=True,
             **run_as_kwargs(user),  # type: ignore[arg-type]
         )
@@ -96,7 +101,9 @@ class LocalNats:
         log = (self.folder / "nats.log").open("wb")
         self._process = subprocess.Popen(
             nats_command(self.folder, self.port, self.monitor_port),
-            stdout=log, stderr=log, start_new_session=True,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         wait_for_port(self.port)
         _wait_http(f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true")
@@ -168,23 +175,40 @@ class TestTokenIssuer:
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
         x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-        return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": self.kid,
-                          "alg": "EdDSA", "use": "sig"}]}
+        return {
+            "keys": [
+                {
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": x,
+                    "kid": self.kid,
+                    "alg": "EdDSA",
+                    "use": "sig",
+                }
+            ]
+        }
 
     def token(self, phone: str, account_id: str | None = None, ttl: int = 3600) -> str:
         """A session token for ``phone``."""
         now = int(time.time())
-        claims = {"iss": "jietiao-identity", "aud": "jietiao",
-                  "sub": account_id or str(uuid.uuid4()), "phone": phone,
-                  "iat": now, "exp": now + ttl}
-        return jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": self.kid})
+        claims = {
+            "iss": "jietiao-identity",
+            "aud": "jietiao",
+            "sub": account_id or str(uuid.uuid4()),
+            "phone": phone,
+            "iat": now,
+            "exp": now + ttl,
+        }
+        return jwt.encode(
+            claims, self.key, algorithm="EdDSA", headers={"kid": self.kid}
+        )
 
     def start(self) -> "TestTokenIssuer":
         """Serve the key set on 127.0.0.1 in a background thread."""
         body = json.dumps(self.jwks()).encode()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.end_headers()
@@ -239,7 +263,10 @@ async def serving(app: Any, port: int) -> Any:
 
 
 def service_env(
-    monkeypatch: Any, servers: "BackingServers", database: str, issuer: "TestTokenIssuer | None" = None,
+    monkeypatch: Any,
+    servers: "BackingServers",
+    database: str,
+    issuer: "TestTokenIssuer | None" = None,
     **extra: str,
 ) -> None:
     """Point a service's settings at the test servers through its environment."""

@@ -51,7 +51,9 @@ def _conflict(iou: Iou, exc: Conflict) -> ApiError:
     return ApiError(409, "status_conflict", exc.message, extra={"status": iou.status})
 
 
-async def _load_for(conn: AsyncConnection, iou_id: str, caller: Caller, *, lock: bool) -> tuple[Iou, str]:
+async def _load_for(
+    conn: AsyncConnection, iou_id: str, caller: Caller, *, lock: bool
+) -> tuple[Iou, str]:
     iou = await store.load(conn, iou_id, lock=lock)
     role = iou.role_of(caller.phone) if iou else None
     if iou is None or role is None:
@@ -78,12 +80,14 @@ def _actions(iou: Iou, role: str, void: Any) -> list[str]:
     actions: list[str] = []
     status = iou.status
     if role == iou.initiator_role and status in (
-        Status.DRAFT, Status.AWAITING_INITIATOR, Status.AWAITING_COUNTERPARTY
+        Status.DRAFT,
+        Status.AWAITING_INITIATOR,
+        Status.AWAITING_COUNTERPARTY,
     ):
         actions.append("withdraw")
-    mine_to_sign = (role == iou.initiator_role and status == Status.AWAITING_INITIATOR) or (
-        role != iou.initiator_role and status == Status.AWAITING_COUNTERPARTY
-    )
+    mine_to_sign = (
+        role == iou.initiator_role and status == Status.AWAITING_INITIATOR
+    ) or (role != iou.initiator_role and status == Status.AWAITING_COUNTERPARTY)
     if mine_to_sign and iou.parties[role].signed_at is None:
         actions.append("sign")
     if role != iou.initiator_role and status == Status.AWAITING_COUNTERPARTY:
@@ -150,37 +154,62 @@ async def _fresh_view(conn: AsyncConnection, iou_id: str, role: str) -> dict[str
 
 
 @router.post("/ious", status_code=201)
-async def create_iou(body: IouDraft, caller: CurrentCaller, request: Request) -> dict[str, Any]:
+async def create_iou(
+    body: IouDraft, caller: CurrentCaller, request: Request
+) -> dict[str, Any]:
     """Create an IOU after the notice was accepted; its preview is rendered next."""
     settings = _settings(request)
     try:
         terms = build_terms(body, caller_phone=caller.phone, settings=settings)
     except TermsRejected as exc:
-        raise ApiError(422, "validation_failed", "填写有误，请检查标出的字段", fields=exc.fields) from exc
+        raise ApiError(
+            422, "validation_failed", "填写有误，请检查标出的字段", fields=exc.fields
+        ) from exc
 
     now = datetime.now(UTC)
     role = body.role
     iou_id = str(uuid.uuid4())
     terms["agreement_id"] = iou_id
     iou = Iou(
-        id=iou_id, status=Status.DRAFT, initiator_role=role,
-        initiator_account_id=caller.account_id, terms=terms,
-        notice_version=body.notice.version, notice_accepted_at=now,
-        reminders_enabled=body.reminders_enabled, preview_version=1,
-        preview_sha256=None, signed_sha256=None, voided_sha256=None, version=1,
-        created_at=now, updated_at=now,
+        id=iou_id,
+        status=Status.DRAFT,
+        initiator_role=role,
+        initiator_account_id=caller.account_id,
+        terms=terms,
+        notice_version=body.notice.version,
+        notice_accepted_at=now,
+        reminders_enabled=body.reminders_enabled,
+        preview_version=1,
+        preview_sha256=None,
+        signed_sha256=None,
+        voided_sha256=None,
+        version=1,
+        created_at=now,
+        updated_at=now,
         expires_at=now + timedelta(hours=settings.unsigned_expiry_hours),
-        effective_at=None, ended_at=None, end_reason=None,
+        effective_at=None,
+        ended_at=None,
+        end_reason=None,
         parties={
-            r: Party(role=r, name=terms[r]["name"], id_number=terms[r]["id_number"],
-                     phone=terms[r]["phone"])
+            r: Party(
+                role=r,
+                name=terms[r]["name"],
+                id_number=terms[r]["id_number"],
+                phone=terms[r]["phone"],
+            )
             for r in ("lender", "borrower")
         },
     )
     async with _engine(request).begin() as conn:
         await store.insert(conn, iou)
-        await store.audit(conn, iou.id, role, "notice_accepted",
-                          notice_version=body.notice.version, account=caller.account_id)
+        await store.audit(
+            conn,
+            iou.id,
+            role,
+            "notice_accepted",
+            notice_version=body.notice.version,
+            account=caller.account_id,
+        )
         await store.audit(conn, iou.id, role, "created")
         await flows.render(conn, iou, "preview")
         return await _fresh_view(conn, iou.id, role)
@@ -188,7 +217,9 @@ async def create_iou(body: IouDraft, caller: CurrentCaller, request: Request) ->
 
 # --- reading ---------------------------------------------------------------
 
-FolderFilter = Literal["all", "awaiting_me", "awaiting_other", "effective", "void_requested", "ended"]
+FolderFilter = Literal[
+    "all", "awaiting_me", "awaiting_other", "effective", "void_requested", "ended"
+]
 
 
 def _awaiting_me(iou: Iou, role: str) -> bool:
@@ -211,29 +242,35 @@ async def folder(
         keep = {
             "all": True,
             "awaiting_me": me_next,
-            "awaiting_other": iou.status in (Status.AWAITING_INITIATOR, Status.AWAITING_COUNTERPARTY, Status.DRAFT) and not me_next,
+            "awaiting_other": iou.status
+            in (Status.AWAITING_INITIATOR, Status.AWAITING_COUNTERPARTY, Status.DRAFT)
+            and not me_next,
             "effective": iou.status == Status.EFFECTIVE,
             "void_requested": iou.status == Status.VOID_REQUESTED,
             "ended": iou.status in ENDINGS,
         }[filter]
         if keep:
             other = iou.parties[other_role(role)]
-            items.append({
-                "id": iou.id,
-                "status": iou.status,
-                "my_role": role,
-                "other_name": other.name,
-                "principal_fen": iou.terms["principal_fen"],
-                "amount_in_words": iou.terms["amount_in_words"],
-                "repayment_date": iou.terms["repayment_date"],
-                "awaiting_me": me_next,
-                "created_at": iou.created_at.isoformat(),
-            })
+            items.append(
+                {
+                    "id": iou.id,
+                    "status": iou.status,
+                    "my_role": role,
+                    "other_name": other.name,
+                    "principal_fen": iou.terms["principal_fen"],
+                    "amount_in_words": iou.terms["amount_in_words"],
+                    "repayment_date": iou.terms["repayment_date"],
+                    "awaiting_me": me_next,
+                    "created_at": iou.created_at.isoformat(),
+                }
+            )
     return {"items": items, "filter": filter}
 
 
 @router.get("/ious/{iou_id}")
-async def get_iou(iou_id: str, caller: CurrentCaller, request: Request) -> dict[str, Any]:
+async def get_iou(
+    iou_id: str, caller: CurrentCaller, request: Request
+) -> dict[str, Any]:
     """One IOU, for its parties only."""
     async with _engine(request).connect() as conn:
         iou, role = await _load_for(conn, iou_id, caller, lock=False)
@@ -241,7 +278,9 @@ async def get_iou(iou_id: str, caller: CurrentCaller, request: Request) -> dict[
 
 
 @router.get("/ious/{iou_id}/audit")
-async def audit_trail(iou_id: str, caller: CurrentCaller, request: Request) -> dict[str, Any]:
+async def audit_trail(
+    iou_id: str, caller: CurrentCaller, request: Request
+) -> dict[str, Any]:
     """Every recorded step of the IOU."""
     async with _engine(request).connect() as conn:
         iou, _ = await _load_for(conn, iou_id, caller, lock=False)
@@ -250,7 +289,9 @@ async def audit_trail(iou_id: str, caller: CurrentCaller, request: Request) -> d
 
 
 @router.get("/ious/{iou_id}/party")
-async def my_party(iou_id: str, caller: CurrentCaller, request: Request) -> dict[str, Any]:
+async def my_party(
+    iou_id: str, caller: CurrentCaller, request: Request
+) -> dict[str, Any]:
     """The caller's own party details in full (for opening a face check)."""
     async with _engine(request).connect() as conn:
         iou, role = await _load_for(conn, iou_id, caller, lock=False)
@@ -269,7 +310,9 @@ async def my_party(iou_id: str, caller: CurrentCaller, request: Request) -> dict
 
 
 @router.post("/ious/{iou_id}/withdraw")
-async def withdraw(iou_id: str, caller: CurrentCaller, request: Request) -> dict[str, Any]:
+async def withdraw(
+    iou_id: str, caller: CurrentCaller, request: Request
+) -> dict[str, Any]:
     """The initiator withdraws an IOU not yet signed by the other side."""
     async with _engine(request).begin() as conn:
         iou, role = await _load_for(conn, iou_id, caller, lock=True)
@@ -283,7 +326,9 @@ async def withdraw(iou_id: str, caller: CurrentCaller, request: Request) -> dict
 
 
 @router.post("/ious/{iou_id}/refuse")
-async def refuse(iou_id: str, body: Reason, caller: CurrentCaller, request: Request) -> dict[str, Any]:
+async def refuse(
+    iou_id: str, body: Reason, caller: CurrentCaller, request: Request
+) -> dict[str, Any]:
     """The counterparty refuses to sign, with a reason."""
     async with _engine(request).begin() as conn:
         iou, role = await _load_for(conn, iou_id, caller, lock=True)
@@ -308,7 +353,9 @@ async def set_reminders(
         if body.enabled != iou.reminders_enabled:
             await store.update_iou(conn, iou.id, reminders_enabled=body.enabled)
             iou.reminders_enabled = body.enabled
-            await store.audit(conn, iou.id, role, "reminders_on" if body.enabled else "reminders_off")
+            await store.audit(
+                conn, iou.id, role, "reminders_on" if body.enabled else "reminders_off"
+            )
             if iou.status in (Status.EFFECTIVE, Status.VOID_REQUESTED):
                 if body.enabled:
                     await flows.schedule_reminders(conn, iou)
@@ -324,24 +371,39 @@ async def request_void(
     """Start voiding an effective IOU; it opens once the requester passed a face check."""
     async with _engine(request).begin() as conn:
         iou, role = await _load_for(conn, iou_id, caller, lock=True)
-        if iou.status != Status.EFFECTIVE or await store.open_void_request(conn, iou.id):
-            raise _conflict(iou, Conflict(iou.status, "request_void", "借条当前不能申请作废"))
+        if iou.status != Status.EFFECTIVE or await store.open_void_request(
+            conn, iou.id
+        ):
+            raise _conflict(
+                iou, Conflict(iou.status, "request_void", "借条当前不能申请作废")
+            )
         await conn.execute(
             text(
                 "INSERT INTO void_requests (id, iou_id, requested_by, reason, status)"
                 " VALUES (:id, :iou, :role, :reason, 'awaiting_verification')"
             ),
-            {"id": uuid.uuid4(), "iou": iou.id, "role": role, "reason": body.reason.strip()},
+            {
+                "id": uuid.uuid4(),
+                "iou": iou.id,
+                "role": role,
+                "reason": body.reason.strip(),
+            },
         )
-        await store.audit(conn, iou.id, role, "void_request_started", reason=body.reason.strip())
-        await flows.try_open_void(conn, iou, await store.open_void_request(conn, iou.id))
+        await store.audit(
+            conn, iou.id, role, "void_request_started", reason=body.reason.strip()
+        )
+        await flows.try_open_void(
+            conn, iou, await store.open_void_request(conn, iou.id)
+        )
         return await _fresh_view(conn, iou.id, role)
 
 
 async def _void_for(conn: AsyncConnection, iou: Iou, void_id: str) -> Any:
     void = await store.open_void_request(conn, iou.id)
     if void is None or str(void.id) != void_id:
-        raise ApiError(409, "void_request_closed", "该作废申请已结束", extra={"status": iou.status})
+        raise ApiError(
+            409, "void_request_closed", "该作废申请已结束", extra={"status": iou.status}
+        )
     return void
 
 
@@ -370,11 +432,20 @@ async def confirm_void(
         if void.requested_by == role:
             raise ApiError(403, "answerer_only", "只有对方可以确认作废")
         if void.status != "open":
-            raise ApiError(409, "void_request_not_open", "作废申请尚未生效", extra={"status": iou.status})
+            raise ApiError(
+                409,
+                "void_request_not_open",
+                "作废申请尚未生效",
+                extra={"status": iou.status},
+            )
         if void.confirm_requested_at is None:
-            await flows.conn_update_void(conn, void.id, confirm_requested_at=datetime.now(UTC))
+            await flows.conn_update_void(
+                conn, void.id, confirm_requested_at=datetime.now(UTC)
+            )
             await store.audit(conn, iou.id, role, "void_confirm_started")
-        await flows.try_confirm_void(conn, iou, await store.open_void_request(conn, iou.id))
+        await flows.try_confirm_void(
+            conn, iou, await store.open_void_request(conn, iou.id)
+        )
         return await _fresh_view(conn, iou.id, role)
 
 

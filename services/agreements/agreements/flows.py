@@ -47,7 +47,9 @@ async def transition(
         conn,
         Subject.IOU_STATUS_CHANGED,
         IouStatusChanged(
-            agreement_id=iou.id, status=status, previous=previous,
+            agreement_id=iou.id,
+            status=status,
+            previous=previous,
             changed_at=datetime.now(UTC),
         ),
         correlation_id=iou.id,
@@ -56,12 +58,16 @@ async def transition(
     return status
 
 
-async def sms(conn: AsyncConnection, iou: Iou, to: str, kind: Any, **params: str) -> None:
+async def sms(
+    conn: AsyncConnection, iou: Iou, to: str, kind: Any, **params: str
+) -> None:
     """Queue one SMS to the party with role ``to``."""
     await outbox.add(
         conn,
         Subject.SEND_SMS,
-        SendSms(kind=kind, phone=iou.parties[to].phone, params=params, agreement_id=iou.id),
+        SendSms(
+            kind=kind, phone=iou.parties[to].phone, params=params, agreement_id=iou.id
+        ),
         correlation_id=iou.id,
     )
 
@@ -86,8 +92,12 @@ async def render(conn: AsyncConnection, iou: Iou, kind: Any, **extra: Any) -> No
         if p.signed_at is not None
     ]
     trail = [
-        AuditLine(at=a["at"], actor=a["actor"], action=a["action"],
-                  detail=_describe(a["detail"]))
+        AuditLine(
+            at=a["at"],
+            actor=a["actor"],
+            action=a["action"],
+            detail=_describe(a["detail"]),
+        )
         for a in await store.audit_trail(conn, iou.id)
     ]
     await outbox.add(
@@ -115,12 +125,16 @@ def _describe(detail: dict[str, Any]) -> str:
 async def compensate(conn: AsyncConnection, iou: Iou, ending: str) -> None:
     """Undo what an unsigned IOU set in motion: links, queued SMS, previews."""
     await outbox.add(
-        conn, Subject.CLOSE_FLOW, CloseFlow(agreement_id=iou.id, ending=ending),
+        conn,
+        Subject.CLOSE_FLOW,
+        CloseFlow(agreement_id=iou.id, ending=ending),
         correlation_id=iou.id,
     )
     await outbox.add(
-        conn, Subject.SUPERSEDE_PREVIEWS,
-        SupersedePreviews(agreement_id=iou.id, reason=ending), correlation_id=iou.id,
+        conn,
+        Subject.SUPERSEDE_PREVIEWS,
+        SupersedePreviews(agreement_id=iou.id, reason=ending),
+        correlation_id=iou.id,
     )
 
 
@@ -142,12 +156,20 @@ async def try_complete_signing(conn: AsyncConnection, iou: Iou, role: str) -> No
     party.verified_at = used.passed_at
     party.signed_at = now
     await store.update_party(
-        conn, iou.id, role, verification_id=used.verification_id,
-        verified_at=used.passed_at, signed_at=now,
+        conn,
+        iou.id,
+        role,
+        verification_id=used.verification_id,
+        verified_at=used.passed_at,
+        signed_at=now,
     )
     await store.audit(
-        conn, iou.id, role, "signed",
-        signature_id=party.signature_id, verification_id=party.verification_id,
+        conn,
+        iou.id,
+        role,
+        "signed",
+        signature_id=party.signature_id,
+        verification_id=party.verification_id,
         document_sha256=party.signature_doc,
     )
     if role == iou.initiator_role:
@@ -161,7 +183,10 @@ async def _initiated(conn: AsyncConnection, iou: Iou) -> None:
     initiator = iou.parties[iou.initiator_role]
     counterparty = iou.counterparty_role
     await sms(
-        conn, iou, counterparty, "invitation",
+        conn,
+        iou,
+        counterparty,
+        "invitation",
         initiator=mask_name(initiator.name),
     )
     await outbox.add(
@@ -182,7 +207,13 @@ async def _effective(conn: AsyncConnection, iou: Iou) -> None:
     await transition(conn, iou, Step.COUNTERPARTY_SIGNED)
     await render(conn, iou, "signed")
     for role in iou.parties:
-        await sms(conn, iou, role, "signed", other=mask_name(iou.parties[other_role(role)].name))
+        await sms(
+            conn,
+            iou,
+            role,
+            "signed",
+            other=mask_name(iou.parties[other_role(role)].name),
+        )
     if iou.reminders_enabled:
         await schedule_reminders(conn, iou)
 
@@ -198,7 +229,9 @@ async def schedule_reminders(conn: AsyncConnection, iou: Iou) -> None:
             borrower_phone=borrower.phone,
             borrower_name=borrower.name,
             instalments=[
-                ReminderInstalment(seq=i["seq"], due_date=i["due_date"], total_fen=i["total_fen"])
+                ReminderInstalment(
+                    seq=i["seq"], due_date=i["due_date"], total_fen=i["total_fen"]
+                )
                 for i in iou.terms["plan"]
             ],
         ),
@@ -209,7 +242,9 @@ async def schedule_reminders(conn: AsyncConnection, iou: Iou) -> None:
 async def cancel_reminders(conn: AsyncConnection, iou: Iou, reason: str) -> None:
     """Ask notify to drop every reminder not yet sent."""
     await outbox.add(
-        conn, Subject.CANCEL_REMINDERS, CancelReminders(agreement_id=iou.id, reason=reason),
+        conn,
+        Subject.CANCEL_REMINDERS,
+        CancelReminders(agreement_id=iou.id, reason=reason),
         correlation_id=iou.id,
     )
 
@@ -224,8 +259,13 @@ async def withdraw(conn: AsyncConnection, iou: Iou, actor: str) -> None:
     await store.audit(conn, iou.id, actor, "withdrawn")
     await compensate(conn, iou, "withdrawn")
     if invited:
-        await sms(conn, iou, iou.counterparty_role, "withdrawn",
-                  initiator=mask_name(iou.parties[iou.initiator_role].name))
+        await sms(
+            conn,
+            iou,
+            iou.counterparty_role,
+            "withdrawn",
+            initiator=mask_name(iou.parties[iou.initiator_role].name),
+        )
 
 
 async def refuse(conn: AsyncConnection, iou: Iou, reason: str) -> None:
@@ -233,8 +273,13 @@ async def refuse(conn: AsyncConnection, iou: Iou, reason: str) -> None:
     await transition(conn, iou, Step.REFUSE, end_reason=reason)
     await store.audit(conn, iou.id, iou.counterparty_role, "refused", reason=reason)
     await compensate(conn, iou, "refused")
-    await sms(conn, iou, iou.initiator_role, "refused",
-              other=mask_name(iou.parties[iou.counterparty_role].name))
+    await sms(
+        conn,
+        iou,
+        iou.initiator_role,
+        "refused",
+        other=mask_name(iou.parties[iou.counterparty_role].name),
+    )
 
 
 async def expire(conn: AsyncConnection, iou: Iou) -> None:
@@ -252,18 +297,29 @@ async def try_open_void(conn: AsyncConnection, iou: Iou, request: Any) -> bool:
     """A void request opens once its requester passed the face check."""
     if request is None or request.status != "awaiting_verification":
         return False
-    used = await store.take_verification(conn, iou.id, request.requested_by, "request_void")
+    used = await store.take_verification(
+        conn, iou.id, request.requested_by, "request_void"
+    )
     if used is None:
         return False
     await conn_update_void(conn, request.id, status="open", opened_at=datetime.now(UTC))
     await transition(conn, iou, Step.VOID_OPENED)
     await store.audit(
-        conn, iou.id, request.requested_by, "void_requested",
-        reason=request.reason, verification_id=str(used.verification_id),
+        conn,
+        iou.id,
+        request.requested_by,
+        "void_requested",
+        reason=request.reason,
+        verification_id=str(used.verification_id),
     )
     answerer = other_role(request.requested_by)
-    await sms(conn, iou, answerer, "void_requested",
-              other=mask_name(iou.parties[request.requested_by].name))
+    await sms(
+        conn,
+        iou,
+        answerer,
+        "void_requested",
+        other=mask_name(iou.parties[request.requested_by].name),
+    )
     await outbox.add(
         conn,
         Subject.ISSUE_SHARE_LINK,
@@ -281,7 +337,11 @@ async def try_open_void(conn: AsyncConnection, iou: Iou, request: Any) -> bool:
 
 async def try_confirm_void(conn: AsyncConnection, iou: Iou, request: Any) -> bool:
     """The other party confirms once it asked to and passed the face check."""
-    if request is None or request.status != "open" or request.confirm_requested_at is None:
+    if (
+        request is None
+        or request.status != "open"
+        or request.confirm_requested_at is None
+    ):
         return False
     answerer = other_role(request.requested_by)
     used = await store.take_verification(conn, iou.id, answerer, "confirm_void")
@@ -289,13 +349,21 @@ async def try_confirm_void(conn: AsyncConnection, iou: Iou, request: Any) -> boo
         return False
     now = datetime.now(UTC)
     await conn_update_void(conn, request.id, status="confirmed", closed_at=now)
-    await transition(conn, iou, Step.VOID_CONFIRMED, end_reason=f"voided: {request.reason}")
+    await transition(
+        conn, iou, Step.VOID_CONFIRMED, end_reason=f"voided: {request.reason}"
+    )
     await store.audit(
-        conn, iou.id, answerer, "void_confirmed", verification_id=str(used.verification_id)
+        conn,
+        iou.id,
+        answerer,
+        "void_confirmed",
+        verification_id=str(used.verification_id),
     )
     await cancel_reminders(conn, iou, "voided")
     await render(
-        conn, iou, "voided",
+        conn,
+        iou,
+        "voided",
         voided={
             "requested_by": ROLE_NAMES[request.requested_by],
             "reason": request.reason,
@@ -310,19 +378,27 @@ async def try_confirm_void(conn: AsyncConnection, iou: Iou, request: Any) -> boo
 async def cancel_void(conn: AsyncConnection, iou: Iou, request: Any) -> None:
     """The requester takes the void request back; the IOU stays effective."""
     opened = request.status == "open"
-    await conn_update_void(conn, request.id, status="cancelled", closed_at=datetime.now(UTC))
+    await conn_update_void(
+        conn, request.id, status="cancelled", closed_at=datetime.now(UTC)
+    )
     if opened:
         await transition(conn, iou, Step.VOID_CANCELLED)
         await sms(conn, iou, other_role(request.requested_by), "void_cancelled")
     await store.audit(conn, iou.id, request.requested_by, "void_cancelled")
 
 
-async def refuse_void(conn: AsyncConnection, iou: Iou, request: Any, reason: str) -> None:
+async def refuse_void(
+    conn: AsyncConnection, iou: Iou, request: Any, reason: str
+) -> None:
     """The other party refuses to void; the IOU stays effective."""
     if request.status != "open":
         raise Conflict(iou.status, "refuse_void", "作废申请尚未生效，暂不能拒绝")
     await conn_update_void(
-        conn, request.id, status="refused", closed_at=datetime.now(UTC), answer_reason=reason
+        conn,
+        request.id,
+        status="refused",
+        closed_at=datetime.now(UTC),
+        answer_reason=reason,
     )
     await transition(conn, iou, Step.VOID_REFUSED)
     answerer = other_role(request.requested_by)
@@ -330,7 +406,9 @@ async def refuse_void(conn: AsyncConnection, iou: Iou, request: Any, reason: str
     await sms(conn, iou, request.requested_by, "void_refused")
 
 
-async def conn_update_void(conn: AsyncConnection, request_id: Any, **values: Any) -> None:
+async def conn_update_void(
+    conn: AsyncConnection, request_id: Any, **values: Any
+) -> None:
     """Set some columns of a void request."""
     from sqlalchemy import text
 

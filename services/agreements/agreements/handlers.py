@@ -9,7 +9,6 @@ audit trail and dropped, never retried.
 import logging
 
 from jietiao_shared.bus import Consumers
-from jietiao_shared.personal import id_number_sha256
 from jietiao_shared.contracts import (
     DocumentRendered,
     Envelope,
@@ -17,12 +16,12 @@ from jietiao_shared.contracts import (
     Subject,
     VerificationPassed,
 )
+from jietiao_shared.personal import id_number_sha256
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import flows, store
 from .domain.saga import Status, Step
-
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +45,37 @@ async def on_signature_captured(
     elif iou.status not in (Status.AWAITING_INITIATOR, Status.AWAITING_COUNTERPARTY):
         problem = f"not_signable_in_{iou.status}"
     if problem:
-        await store.audit(conn, iou.id, event.party_role, "signature_rejected",
-                          reason=problem, signature_id=event.signature_id)
+        await store.audit(
+            conn,
+            iou.id,
+            event.party_role,
+            "signature_rejected",
+            reason=problem,
+            signature_id=event.signature_id,
+        )
         log.warning("signature %s rejected: %s", event.signature_id, problem)
         return
     party.signature_id = event.signature_id
     party.signature_doc = event.document_sha256
     party.signature_at = event.signed_at
     await store.update_party(
-        conn, iou.id, event.party_role, signature_id=event.signature_id,
-        signature_sha256=event.png_sha256, signature_doc=event.document_sha256,
+        conn,
+        iou.id,
+        event.party_role,
+        signature_id=event.signature_id,
+        signature_sha256=event.png_sha256,
+        signature_doc=event.document_sha256,
         signature_at=event.signed_at,
     )
     await store.audit(
-        conn, iou.id, event.party_role, "signature_captured",
-        signature_id=event.signature_id, document_sha256=event.document_sha256,
-        client_ip=event.client_ip, user_agent=event.user_agent,
+        conn,
+        iou.id,
+        event.party_role,
+        "signature_captured",
+        signature_id=event.signature_id,
+        document_sha256=event.document_sha256,
+        client_ip=event.client_ip,
+        user_agent=event.user_agent,
     )
     if _turn_of(iou, event.party_role):
         await flows.try_complete_signing(conn, iou, event.party_role)
@@ -85,7 +99,10 @@ async def on_verification_passed(
     rejected = None
     if party.phone != event.account_phone:
         rejected = "verified_account_is_not_the_party"
-    elif party.name != event.verified_name or id_number_sha256(party.id_number) != event.id_number_sha256:
+    elif (
+        party.name != event.verified_name
+        or id_number_sha256(party.id_number) != event.id_number_sha256
+    ):
         rejected = "verified_person_is_not_the_party"
     await conn.execute(
         text(
@@ -95,24 +112,37 @@ async def on_verification_passed(
             " ON CONFLICT (verification_id) DO NOTHING"
         ),
         {
-            "v": event.verification_id, "i": iou.id, "r": event.party_role,
-            "a": event.action, "p": event.account_phone, "n": event.verified_name,
-            "h": event.id_number_sha256, "t": event.passed_at, "rej": rejected,
+            "v": event.verification_id,
+            "i": iou.id,
+            "r": event.party_role,
+            "a": event.action,
+            "p": event.account_phone,
+            "n": event.verified_name,
+            "h": event.id_number_sha256,
+            "t": event.passed_at,
+            "rej": rejected,
         },
     )
     await store.audit(
-        conn, iou.id, event.party_role,
+        conn,
+        iou.id,
+        event.party_role,
         "verification_rejected" if rejected else "verification_passed",
-        verification_id=event.verification_id, reason=rejected or event.action,
+        verification_id=event.verification_id,
+        reason=rejected or event.action,
     )
     if rejected:
         return
     if event.action == "sign" and _turn_of(iou, event.party_role):
         await flows.try_complete_signing(conn, iou, event.party_role)
     elif event.action == "request_void":
-        await flows.try_open_void(conn, iou, await store.open_void_request(conn, iou.id))
+        await flows.try_open_void(
+            conn, iou, await store.open_void_request(conn, iou.id)
+        )
     elif event.action == "confirm_void":
-        await flows.try_confirm_void(conn, iou, await store.open_void_request(conn, iou.id))
+        await flows.try_confirm_void(
+            conn, iou, await store.open_void_request(conn, iou.id)
+        )
 
 
 async def on_document_rendered(
@@ -127,8 +157,14 @@ async def on_document_rendered(
             "INSERT INTO documents (iou_id, kind, version, sha256, size, rendered_at)"
             " VALUES (:i, :k, :v, :s, :z, :t) ON CONFLICT DO NOTHING"
         ),
-        {"i": iou.id, "k": event.kind, "v": event.version, "s": event.sha256,
-         "z": event.size, "t": event.rendered_at},
+        {
+            "i": iou.id,
+            "k": event.kind,
+            "v": event.version,
+            "s": event.sha256,
+            "z": event.size,
+            "t": event.rendered_at,
+        },
     )
     if event.kind == "preview" and event.version == iou.preview_version:
         await store.update_iou(conn, iou.id, preview_sha256=event.sha256)
@@ -142,6 +178,10 @@ async def on_document_rendered(
 
 def register(consumers: Consumers) -> None:
     """Subscribe agreements to the facts it reacts to."""
-    consumers.on(Subject.SIGNATURE_CAPTURED, "signature-captured", on_signature_captured)
-    consumers.on(Subject.VERIFICATION_PASSED, "verification-passed", on_verification_passed)
+    consumers.on(
+        Subject.SIGNATURE_CAPTURED, "signature-captured", on_signature_captured
+    )
+    consumers.on(
+        Subject.VERIFICATION_PASSED, "verification-passed", on_verification_passed
+    )
     consumers.on(Subject.DOCUMENT_RENDERED, "document-rendered", on_document_rendered)

@@ -96,13 +96,16 @@ async def load(conn: AsyncConnection, iou_id: str, *, lock: bool = False) -> Iou
     suffix = " FOR UPDATE" if lock else ""
     row = (
         await conn.execute(
-            text(f"SELECT {IOU_COLUMNS} FROM ious WHERE id = :id{suffix}"), {"id": iou_id}
+            text(f"SELECT {IOU_COLUMNS} FROM ious WHERE id = :id{suffix}"),
+            {"id": iou_id},
         )
     ).first()
     if row is None:
         return None
     iou = _iou(row)
-    parties = await conn.execute(text("SELECT * FROM parties WHERE iou_id = :id"), {"id": iou_id})
+    parties = await conn.execute(
+        text("SELECT * FROM parties WHERE iou_id = :id"), {"id": iou_id}
+    )
     iou.parties = {p.role: _party(p) for p in parties}
     return iou
 
@@ -116,10 +119,15 @@ async def insert(conn: AsyncConnection, iou: Iou) -> None:
             " VALUES (:id, :status, :role, :acc, CAST(:terms AS jsonb), :nv, :na, :rem, :exp)"
         ),
         {
-            "id": iou.id, "status": iou.status, "role": iou.initiator_role,
-            "acc": iou.initiator_account_id, "terms": json.dumps(iou.terms, ensure_ascii=False),
-            "nv": iou.notice_version, "na": iou.notice_accepted_at,
-            "rem": iou.reminders_enabled, "exp": iou.expires_at,
+            "id": iou.id,
+            "status": iou.status,
+            "role": iou.initiator_role,
+            "acc": iou.initiator_account_id,
+            "terms": json.dumps(iou.terms, ensure_ascii=False),
+            "nv": iou.notice_version,
+            "na": iou.notice_accepted_at,
+            "rem": iou.reminders_enabled,
+            "exp": iou.expires_at,
         },
     )
     for party in iou.parties.values():
@@ -128,8 +136,13 @@ async def insert(conn: AsyncConnection, iou: Iou) -> None:
                 "INSERT INTO parties (iou_id, role, name, id_number, phone)"
                 " VALUES (:id, :role, :name, :idn, :phone)"
             ),
-            {"id": iou.id, "role": party.role, "name": party.name,
-             "idn": party.id_number, "phone": party.phone},
+            {
+                "id": iou.id,
+                "role": party.role,
+                "name": party.name,
+                "idn": party.id_number,
+                "phone": party.phone,
+            },
         )
 
 
@@ -146,7 +159,13 @@ async def set_status(
             " ended_at = CASE WHEN :end THEN now() ELSE ended_at END,"
             " end_reason = COALESCE(:reason, end_reason) WHERE id = :id"
         ),
-        {"s": status, "eff": effective, "end": ended, "reason": end_reason, "id": iou.id},
+        {
+            "s": status,
+            "eff": effective,
+            "end": ended,
+            "reason": end_reason,
+            "id": iou.id,
+        },
     )
     iou.status = status
     iou.version += 1
@@ -161,7 +180,9 @@ async def update_iou(conn: AsyncConnection, iou_id: str, **values: Any) -> None:
     )
 
 
-async def update_party(conn: AsyncConnection, iou_id: str, role: str, **values: Any) -> None:
+async def update_party(
+    conn: AsyncConnection, iou_id: str, role: str, **values: Any
+) -> None:
     """Set some columns of one party."""
     assignments = ", ".join(f"{k} = :{k}" for k in values)
     await conn.execute(
@@ -179,21 +200,29 @@ async def audit(
             "INSERT INTO audit_log (iou_id, actor, action, detail)"
             " VALUES (:id, :actor, :action, CAST(:detail AS jsonb))"
         ),
-        {"id": iou_id, "actor": actor, "action": action,
-         "detail": json.dumps(detail, ensure_ascii=False, default=str)},
+        {
+            "id": iou_id,
+            "actor": actor,
+            "action": action,
+            "detail": json.dumps(detail, ensure_ascii=False, default=str),
+        },
     )
 
 
 async def audit_trail(conn: AsyncConnection, iou_id: str) -> list[dict[str, Any]]:
     """The IOU's audit trail, oldest first."""
     rows = await conn.execute(
-        text("SELECT at, actor, action, detail FROM audit_log WHERE iou_id = :id ORDER BY id"),
+        text(
+            "SELECT at, actor, action, detail FROM audit_log WHERE iou_id = :id ORDER BY id"
+        ),
         {"id": iou_id},
     )
     return [dict(r._mapping) for r in rows]
 
 
-async def folder(conn: AsyncConnection, phone: str, statuses: tuple[str, ...] | None) -> list[Iou]:
+async def folder(
+    conn: AsyncConnection, phone: str, statuses: tuple[str, ...] | None
+) -> list[Iou]:
     """The IOUs in which ``phone`` is a party, newest first."""
     query = (
         f"SELECT {', '.join('i.' + c.strip() for c in IOU_COLUMNS.split(','))}"
@@ -203,7 +232,11 @@ async def folder(conn: AsyncConnection, phone: str, statuses: tuple[str, ...] | 
     if statuses:
         query += " AND i.status = ANY(:statuses)"
         params["statuses"] = list(statuses)
-    rows = (await conn.execute(text(query + " ORDER BY i.created_at DESC LIMIT 200"), params)).all()
+    rows = (
+        await conn.execute(
+            text(query + " ORDER BY i.created_at DESC LIMIT 200"), params
+        )
+    ).all()
     ious = [_iou(r) for r in rows]
     if ious:
         parties = await conn.execute(

@@ -10,9 +10,8 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
-
 from jietiao_shared.errors import ApiError
+from pydantic import BaseModel
 
 from .upstream import Upstreams, relay
 
@@ -37,8 +36,11 @@ def _url(request: Request, service: str, path: str) -> str:
 async def _pass(request: Request, method: str, service: str, path: str) -> Response:
     body = await request.body()
     response = await _up(request).call(
-        request, method, _url(request, service, path),
-        content=body or None, params=dict(request.query_params),
+        request,
+        method,
+        _url(request, service, path),
+        content=body or None,
+        params=dict(request.query_params),
     )
     return relay(response)
 
@@ -117,7 +119,10 @@ async def request_void(iou_id: str, request: Request) -> Response:
 
 @router.post("/ious/{iou_id}/void-requests/{void_id}/{answer}", tags=["voiding"])
 async def answer_void(
-    iou_id: str, void_id: str, answer: Literal["cancel", "confirm", "refuse"], request: Request
+    iou_id: str,
+    void_id: str,
+    answer: Literal["cancel", "confirm", "refuse"],
+    request: Request,
 ) -> Response:
     """Cancel (requester), confirm or refuse (other party) a void request."""
     path = f"/ious/{iou_id}/void-requests/{void_id}/{answer}"
@@ -129,7 +134,9 @@ async def answer_void(
 
 async def _my_party(request: Request, iou_id: str) -> dict[str, Any]:
     up = _up(request)
-    response = await up.call(request, "GET", _url(request, "agreements", f"/ious/{iou_id}/party"))
+    response = await up.call(
+        request, "GET", _url(request, "agreements", f"/ious/{iou_id}/party")
+    )
     party: dict[str, Any] = await up.json_or_raise(response)
     return party
 
@@ -140,13 +147,18 @@ async def sign(iou_id: str, request: Request) -> Response:
     party = await _my_party(request, iou_id)
     if "sign" not in party["actions"]:
         raise ApiError(
-            409, "status_conflict", "借条当前状态不能签署", extra={"status": party["status"]}
+            409,
+            "status_conflict",
+            "借条当前状态不能签署",
+            extra={"status": party["status"]},
         )
     body = await request.json()
     payload = {
         "agreement_id": iou_id,
         "party_role": party["role"],
-        "document_sha256": body.get("document_sha256") if isinstance(body, dict) else None,
+        "document_sha256": body.get("document_sha256")
+        if isinstance(body, dict)
+        else None,
         "signature": body.get("signature") if isinstance(body, dict) else None,
     }
     response = await _up(request).call(
@@ -156,7 +168,9 @@ async def sign(iou_id: str, request: Request) -> Response:
 
 
 @router.post("/ious/{iou_id}/verifications", tags=["verification"], status_code=201)
-async def start_verification(iou_id: str, body: VerificationStart, request: Request) -> Response:
+async def start_verification(
+    iou_id: str, body: VerificationStart, request: Request
+) -> Response:
     """Open a face check for the caller's party and one action on this IOU."""
     party = await _my_party(request, iou_id)
     payload = {
@@ -181,7 +195,9 @@ async def get_verification(verification_id: str, request: Request) -> Response:
 @router.post("/verifications/{verification_id}/complete", tags=["verification"])
 async def complete_verification(verification_id: str, request: Request) -> Response:
     """Fetch the provider's result after the person finished the check."""
-    return await _pass(request, "POST", "identity", f"/verifications/{verification_id}/complete")
+    return await _pass(
+        request, "POST", "identity", f"/verifications/{verification_id}/complete"
+    )
 
 
 @router.post("/verifications/{verification_id}/local-check", tags=["verification"])
@@ -212,7 +228,9 @@ async def download_document(
 async def share_links(iou_id: str, request: Request) -> Response:
     """The live share links of an IOU (发送给对方)."""
     response = await _up(request).call(
-        request, "GET", _url(request, "notify", "/share-links"),
+        request,
+        "GET",
+        _url(request, "notify", "/share-links"),
         params={"agreement_id": iou_id},
     )
     return relay(response)

@@ -7,7 +7,12 @@ from fastapi import Request
 from fastapi.responses import Response
 from jietiao_shared.errors import ApiError
 
-FORWARDED_HEADERS = ("authorization", "x-operator-token", "idempotency-key", "user-agent")
+FORWARDED_HEADERS = (
+    "authorization",
+    "x-operator-token",
+    "idempotency-key",
+    "user-agent",
+)
 
 
 def client_ip(request: Request) -> str:
@@ -17,7 +22,9 @@ def client_ip(request: Request) -> str:
 
 def forwarded_headers(request: Request) -> dict[str, str]:
     """The caller's headers that the services need, plus its address."""
-    headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_HEADERS}
+    headers = {
+        k: v for k, v in request.headers.items() if k.lower() in FORWARDED_HEADERS
+    }
     headers["x-client-ip"] = client_ip(request)
     return headers
 
@@ -41,13 +48,17 @@ class Upstreams:
         """Call a service as the caller; a service that does not answer is a 503."""
         headers = forwarded_headers(request)
         if content is not None:
-            headers["content-type"] = request.headers.get("content-type", "application/json")
+            headers["content-type"] = request.headers.get(
+                "content-type", "application/json"
+            )
         try:
             return await self.client.request(
                 method, url, json=json, content=content, params=params, headers=headers
             )
         except httpx.HTTPError as exc:
-            raise ApiError(503, "service_unavailable", "服务暂时不可用，请稍后重试") from exc
+            raise ApiError(
+                503, "service_unavailable", "服务暂时不可用，请稍后重试"
+            ) from exc
 
     async def json_or_raise(self, response: httpx.Response) -> Any:
         """The JSON body of a 2xx answer; the service's own error otherwise."""
@@ -71,12 +82,19 @@ def _as_error(response: httpx.Response) -> ApiError:
         str(body.get("message", "服务出错")),
         fields=body.get("fields"),
     )
-    error.extra = {k: v for k, v in body.items() if k not in ("error", "message", "fields")}
+    error.extra = {
+        k: v for k, v in body.items() if k not in ("error", "message", "fields")
+    }
     return error
 
 
 def relay(response: httpx.Response) -> Response:
     """Pass a service's answer to the client unchanged."""
-    keep = ("content-type", "content-disposition", "x-document-sha256", "x-document-version")
+    keep = (
+        "content-type",
+        "content-disposition",
+        "x-document-sha256",
+        "x-document-version",
+    )
     headers = {k: v for k, v in response.headers.items() if k.lower() in keep}
     return Response(response.content, status_code=response.status_code, headers=headers)

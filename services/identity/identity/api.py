@@ -60,7 +60,9 @@ def _phone(raw: str) -> str:
         return normalise_phone(raw)
     except PersonalDataError as exc:
         raise ApiError(
-            422, "validation_failed", exc.message,
+            422,
+            "validation_failed",
+            exc.message,
             fields=[{"field": "phone", "code": exc.code, "message": exc.message}],
         ) from exc
 
@@ -82,7 +84,9 @@ async def request_code(body: CodeRequest, request: Request) -> dict[str, Any]:
     phone = _phone(body.phone)
     settings = request.app.state.settings
     async with _runtime(request).engine.begin() as conn:
-        ttl = await codes.send_code(conn, settings, request.app.state.keys.pepper, phone)
+        ttl = await codes.send_code(
+            conn, settings, request.app.state.keys.pepper, phone
+        )
     return {"sent": True, "expires_in": ttl}
 
 
@@ -125,7 +129,9 @@ async def open_verification(
         id_number = normalise_id_number(body.id_number)
     except PersonalDataError as exc:
         raise ApiError(
-            422, "validation_failed", exc.message,
+            422,
+            "validation_failed",
+            exc.message,
             fields=[{"field": "id_number", "code": exc.code, "message": exc.message}],
         ) from exc
     settings = request.app.state.settings
@@ -151,7 +157,6 @@ async def open_verification(
 
 
 async def _owned(conn: Any, verification_id: uuid.UUID, caller: CurrentCaller) -> Any:
-
 
     row = (
         await conn.execute(
@@ -207,7 +212,9 @@ async def complete(
 
 @router.post("/verifications/{verification_id}/local-check")
 async def local_check(
-    verification_id: uuid.UUID, body: LocalFaceOutcome, caller: CurrentCaller,
+    verification_id: uuid.UUID,
+    body: LocalFaceOutcome,
+    caller: CurrentCaller,
     request: Request,
 ) -> dict[str, Any]:
     """The local provider's check page: record what the camera "saw", then decide."""
@@ -217,10 +224,11 @@ async def local_check(
     async with _runtime(request).engine.begin() as conn:
         row = await _owned(conn, verification_id, caller)
 
-
         expected = (
             await conn.execute(
-                text("SELECT expected_name, expected_id_sha256 FROM verifications WHERE id = :id"),
+                text(
+                    "SELECT expected_name, expected_id_sha256 FROM verifications WHERE id = :id"
+                ),
                 {"id": verification_id},
             )
         ).one()
@@ -232,8 +240,11 @@ async def local_check(
         )
         if row.status == "pending":
             await provider.record(
-                conn, str(verification_id), outcome=body.outcome,
-                seen_name=seen_name, seen_id_sha256=seen_id,
+                conn,
+                str(verification_id),
+                outcome=body.outcome,
+                seen_name=seen_name,
+                seen_id_sha256=seen_id,
             )
         await verifications.complete_verification(
             conn, provider, str(verification_id), caller.phone

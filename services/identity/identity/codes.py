@@ -39,11 +39,15 @@ async def send_code(
         wait = settings.code_min_interval_seconds - (now - recent.last).total_seconds()
         if wait > 0:
             raise ApiError(
-                429, "code_sent_recently", f"验证码发送过于频繁，请{int(wait) + 1}秒后再试",
+                429,
+                "code_sent_recently",
+                f"验证码发送过于频繁，请{int(wait) + 1}秒后再试",
                 extra={"retry_after_seconds": int(wait) + 1},
             )
     if recent.n >= settings.codes_per_phone_per_hour:
-        raise ApiError(429, "code_limit_reached", "该号码验证码发送次数已达上限，请一小时后再试")
+        raise ApiError(
+            429, "code_limit_reached", "该号码验证码发送次数已达上限，请一小时后再试"
+        )
     code = f"{secrets.randbelow(10**6):06d}"
     await conn.execute(
         text(
@@ -51,18 +55,26 @@ async def send_code(
             " VALUES (:id, :p, :h, :exp)"
         ),
         {
-            "id": uuid.uuid4(), "p": phone, "h": code_hash(pepper, phone, code),
+            "id": uuid.uuid4(),
+            "p": phone,
+            "h": code_hash(pepper, phone, code),
             "exp": now + timedelta(seconds=settings.code_ttl_seconds),
         },
     )
     await outbox.add(
-        conn, Subject.SEND_SMS, SendSms(kind="login_code", phone=phone, params={"code": code})
+        conn,
+        Subject.SEND_SMS,
+        SendSms(kind="login_code", phone=phone, params={"code": code}),
     )
     return settings.code_ttl_seconds
 
 
 async def redeem_code(
-    conn: AsyncConnection, settings: IdentitySettings, pepper: bytes, phone: str, code: str
+    conn: AsyncConnection,
+    settings: IdentitySettings,
+    pepper: bytes,
+    phone: str,
+    code: str,
 ) -> str:
     """Try the newest live code for ``phone``: 'ok' (now used), 'invalid' or 'locked'.
 
@@ -102,5 +114,7 @@ async def account_for(conn: AsyncConnection, phone: str) -> str:
         ),
         {"id": uuid.uuid4(), "p": phone},
     )
-    account_id = await conn.scalar(text("SELECT id FROM accounts WHERE phone = :p"), {"p": phone})
+    account_id = await conn.scalar(
+        text("SELECT id FROM accounts WHERE phone = :p"), {"p": phone}
+    )
     return str(account_id)

@@ -28,8 +28,14 @@ class Keys:
         x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
         return {
             "keys": [
-                {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": self.kid,
-                 "alg": "EdDSA", "use": "sig"}
+                {
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": x,
+                    "kid": self.kid,
+                    "alg": "EdDSA",
+                    "use": "sig",
+                }
             ]
         }
 

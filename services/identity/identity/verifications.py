@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from jietiao_shared import outbox
-from jietiao_shared.personal import id_number_sha256
 from jietiao_shared.contracts import (
     Subject,
     VerificationAction,
     VerificationFailed,
     VerificationPassed,
 )
+from jietiao_shared.personal import id_number_sha256
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -50,7 +50,8 @@ async def open_verification(
     verification_id = str(uuid.uuid4())
     expires_at = datetime.now(UTC) + timedelta(seconds=ttl_seconds)
     started = await provider.start(
-        conn, FaceSession(verification_id, expected_name=name, expected_id_number=id_number)
+        conn,
+        FaceSession(verification_id, expected_name=name, expected_id_number=id_number),
     )
     await conn.execute(
         text(
@@ -59,16 +60,24 @@ async def open_verification(
             " VALUES (:id, :ag, :role, :action, :acc, :name, :idh, :prov, :ref, :exp)"
         ),
         {
-            "id": verification_id, "ag": agreement_id, "role": party_role,
-            "action": action, "acc": account_id, "name": name,
-            "idh": id_number_sha256(id_number), "prov": provider.name,
-            "ref": started.provider_ref, "exp": expires_at,
+            "id": verification_id,
+            "ag": agreement_id,
+            "role": party_role,
+            "action": action,
+            "acc": account_id,
+            "name": name,
+            "idh": id_number_sha256(id_number),
+            "prov": provider.name,
+            "ref": started.provider_ref,
+            "exp": expires_at,
         },
     )
     return OpenedVerification(verification_id, provider.name, started.url, expires_at)
 
 
-def judge(result: FaceResult, expected_name: str, expected_id_sha256: str) -> tuple[str, str]:
+def judge(
+    result: FaceResult, expected_name: str, expected_id_sha256: str
+) -> tuple[str, str]:
     """Decide a provider's result: ('passed', '') or ('failed', reason) or pending."""
     if result.status != "passed":
         return result.status, result.reason
@@ -78,7 +87,10 @@ def judge(result: FaceResult, expected_name: str, expected_id_sha256: str) -> tu
 
 
 async def complete_verification(
-    conn: AsyncConnection, provider: FaceProvider, verification_id: str, account_phone: str
+    conn: AsyncConnection,
+    provider: FaceProvider,
+    verification_id: str,
+    account_phone: str,
 ) -> str:
     """Pull the provider's result, decide it once, announce it; returns the status."""
     row = (
@@ -125,8 +137,18 @@ async def complete_verification(
             provider=row.provider,
             passed_at=now,
         )
-        await outbox.add(conn, Subject.VERIFICATION_PASSED, event, correlation_id=common["agreement_id"])
+        await outbox.add(
+            conn,
+            Subject.VERIFICATION_PASSED,
+            event,
+            correlation_id=common["agreement_id"],
+        )
     else:
         failed = VerificationFailed(**common, reason=reason, failed_at=now)
-        await outbox.add(conn, Subject.VERIFICATION_FAILED, failed, correlation_id=common["agreement_id"])
+        await outbox.add(
+            conn,
+            Subject.VERIFICATION_FAILED,
+            failed,
+            correlation_id=common["agreement_id"],
+        )
     return status

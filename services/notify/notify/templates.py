@@ -30,7 +30,6 @@ TEMPLATES: dict[str, str] = {
 }
 
 
-
 class TemplateError(ValueError):
     """The variables given do not fit the template of a kind."""
 

@@ -66,7 +66,13 @@ async def capture_signature(
             422,
             "signature_rejected",
             exc.message,
-            fields=[{"field": f"signature.{exc.field}", "code": exc.code, "message": exc.message}],
+            fields=[
+                {
+                    "field": f"signature.{exc.field}",
+                    "code": exc.code,
+                    "message": exc.message,
+                }
+            ],
         ) from exc
     png = render_png(body.signature)
     png_sha = hashlib.sha256(png).hexdigest()
@@ -81,14 +87,20 @@ async def capture_signature(
                     "SELECT id, signed_at FROM signatures WHERE agreement_id = :a"
                     " AND party_role = :p AND document_sha256 = :d AND strokes_sha256 = :s"
                 ),
-                {"a": body.agreement_id, "p": body.party_role,
-                 "d": body.document_sha256, "s": strokes_sha},
+                {
+                    "a": body.agreement_id,
+                    "p": body.party_role,
+                    "d": body.document_sha256,
+                    "s": strokes_sha,
+                },
             )
         ).first()
         if existing is not None:
             return CapturedSignature(
-                signature_id=str(existing.id), strokes_sha256=strokes_sha,
-                png_sha256=png_sha, signed_at=existing.signed_at,
+                signature_id=str(existing.id),
+                strokes_sha256=strokes_sha,
+                png_sha256=png_sha,
+                signed_at=existing.signed_at,
             )
         signature_id = uuid.uuid4()
         signed_at = datetime.now(UTC)
@@ -100,10 +112,17 @@ async def capture_signature(
                 " CAST(:strokes AS jsonb), :ss, :png, :ps, :ua, :ip, :at)"
             ),
             {
-                "id": signature_id, "a": body.agreement_id, "p": body.party_role,
-                "acc": caller.account_id, "d": body.document_sha256,
-                "strokes": body.signature.model_dump_json(), "ss": strokes_sha,
-                "png": png, "ps": png_sha, "ua": user_agent[:500], "ip": client_ip,
+                "id": signature_id,
+                "a": body.agreement_id,
+                "p": body.party_role,
+                "acc": caller.account_id,
+                "d": body.document_sha256,
+                "strokes": body.signature.model_dump_json(),
+                "ss": strokes_sha,
+                "png": png,
+                "ps": png_sha,
+                "ua": user_agent[:500],
+                "ip": client_ip,
                 "at": signed_at,
             },
         )
@@ -127,13 +146,17 @@ async def capture_signature(
             correlation_id=str(body.agreement_id),
         )
     return CapturedSignature(
-        signature_id=str(signature_id), strokes_sha256=strokes_sha,
-        png_sha256=png_sha, signed_at=signed_at,
+        signature_id=str(signature_id),
+        strokes_sha256=strokes_sha,
+        png_sha256=png_sha,
+        signed_at=signed_at,
     )
 
 
 @router.get("/signatures/{signature_id}.png")
-async def signature_png(signature_id: uuid.UUID, caller: CurrentCaller, request: Request) -> Response:
+async def signature_png(
+    signature_id: uuid.UUID, caller: CurrentCaller, request: Request
+) -> Response:
     """The rendered PNG, for the person who signed it."""
     engine = request.app.state.runtime.engine
     async with engine.connect() as conn:

@@ -4,9 +4,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from PIL import Image, ImageDraw
-
 from documents.render import AuditEntry, SignatureImage, find_font
+from PIL import Image, ImageDraw
 
 RENDERED_AT = datetime(2026, 12, 4, 6, 10, 0, tzinfo=UTC)
 

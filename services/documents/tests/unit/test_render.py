@@ -8,15 +8,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
-from reportlab.pdfbase.ttfonts import TTFont
-
 from documents import render
 from documents.render import (
     UnrenderableCharacter,
     find_font,
     render_iou,
 )
+from pypdf import PdfReader
+from reportlab.pdfbase.ttfonts import TTFont
 
 
 def pages_text(pdf: bytes) -> list[str]:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from PIL import Image
 from pydantic import ValidationError
-
 from signing.strokes import (
     LIMITS,
     MAX_PAYLOAD_BYTES,

@@ -3,11 +3,11 @@
 from datetime import date, timedelta
 
 import pytest
-from agreements.domain.identity_numbers import (
+from jietiao_shared.personal import (
     PersonalDataError,
     id_check_character,
     is_valid_id_number,
-    mask_id,
+    mask_id_number,
     mask_name,
     mask_phone,
     normalise_id_number,
@@ -180,8 +180,8 @@ def test_invalid_phone_numbers_are_refused(typed: str) -> None:
 def test_masks() -> None:
     assert mask_phone("+8613812345678") == "138****5678"
     assert mask_phone("13812345678") == "138****5678"
-    assert mask_id("11010519491231002X") == "110***********002X"
-    assert mask_id("110101199003071232") == "110***********1232"
+    assert mask_id_number("11010519491231002X") == "110***********002X"
+    assert mask_id_number("110101199003071232") == "110***********1232"
     assert mask_name("张三") == "张*"
     assert mask_name("张") == "*"
     assert mask_name("欧阳娜娜") == "欧***"
@@ -191,7 +191,7 @@ def test_masks() -> None:
 
 def test_masks_never_reveal_short_values() -> None:
     assert mask_phone("1234567") == "*******"
-    assert mask_id("1234") == "****"
+    assert mask_id_number("1234") == "****"
 
 
 def test_error_is_a_value_error_with_code_and_message() -> None:
