@@ -159,12 +159,14 @@ class Consumers:
         """
         durable = f"{self.service}-{name}"
         model = PAYLOADS[subject]
+        # One message per fetch: nats-py waits for a larger batch to fill until the
+        # fetch timeout, which would delay every saga step by that much.
 
         @self.broker.subscriber(
             subject,
             stream=JStream(stream_for(subject), declare=False),
             durable=durable,
-            pull_sub=PullSub(batch_size=10, timeout=5.0),
+            pull_sub=PullSub(batch_size=1, timeout=5.0),
             ack_policy=AckPolicy.MANUAL,
             config=ConsumerConfig(
                 max_deliver=self.max_deliver, ack_wait=30, filter_subject=subject
