@@ -24,8 +24,9 @@ system-deps:
 run: $(STAMP) system-deps
 	$(BIN)/python -m jietiao_stack run --data-dir $(DATA) --base-port $(PORT)
 
-## Run every test; starts its own NATS, PostgreSQL and services on other ports.
-test: $(STAMP) system-deps
+## Lint, type-check, then run every test; the tests start their own NATS,
+## PostgreSQL and services on other ports.
+test: $(STAMP) system-deps lint typecheck
 	$(BIN)/python -m pytest
 
 ## Drive one complete IOU lifecycle against the running platform.

@@ -92,9 +92,7 @@ async def lifecycle(api: JietiaoApi, rec: Recorder, rng: random.Random) -> None:
     await a.wait_status(iou["id"], "awaiting_counterparty")
     await b.sign(await b.iou(iou["id"]))
     signed_at = time.perf_counter()
-    iou = await b.wait_for(
-        iou["id"], lambda i: i["documents"]["signed_sha256"], "signed", 120
-    )
+    iou = await b.wait_for(iou["id"], lambda i: i["documents"]["signed_sha256"], "signed", 120)
     rec("saga_completion", time.perf_counter() - signed_at)
     await a.download(iou["id"], "signed")
     await a.call(
@@ -107,13 +105,9 @@ async def lifecycle(api: JietiaoApi, rec: Recorder, rng: random.Random) -> None:
     await a.verify(iou["id"], "request_void")
     iou = await a.wait_status(iou["id"], "void_requested", 120)
     void_id = iou["void_request"]["id"]
-    await b.call(
-        "confirm_void", "POST", f"/api/ious/{iou['id']}/void-requests/{void_id}/confirm"
-    )
+    await b.call("confirm_void", "POST", f"/api/ious/{iou['id']}/void-requests/{void_id}/confirm")
     await b.verify(iou["id"], "confirm_void")
-    await b.wait_for(
-        iou["id"], lambda i: i["documents"]["voided_sha256"], "voided", 120
-    )
+    await b.wait_for(iou["id"], lambda i: i["documents"]["voided_sha256"], "voided", 120)
 
 
 async def run_level(
@@ -182,9 +176,7 @@ def main() -> None:
         token = (args.data_dir / "operator-token").read_text().strip()
         pids = json.loads((args.data_dir / "pids.json").read_text())
     except FileNotFoundError:
-        sys.exit(
-            f"no running platform found in {args.data_dir}: start it with `make run`"
-        )
+        sys.exit(f"no running platform found in {args.data_dir}: start it with `make run`")
     for level in (int(x) for x in args.concurrency.split(",")):
         count = args.lifecycles or max(10, 5 * level)
         asyncio.run(run_level(args.gateway, token, pids, count, level))

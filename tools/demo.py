@@ -51,9 +51,7 @@ async def demo(gateway: str, operator_token: str, out_dir: Path) -> None:
         step(f"share link for WeChat: {links['items'][0]['url']}")
 
         await b.sign(await b.iou(iou["id"]))
-        iou = await b.wait_for(
-            iou["id"], lambda i: i["documents"]["signed_sha256"], "signed"
-        )
+        iou = await b.wait_for(iou["id"], lambda i: i["documents"]["signed_sha256"], "signed")
         step(
             f"borrower signed: IOU is {iou['status']}, signed PDF "
             f"{iou['documents']['signed_sha256'][:16]}..."
@@ -88,9 +86,7 @@ async def demo(gateway: str, operator_token: str, out_dir: Path) -> None:
             f"/api/ious/{iou['id']}/void-requests/{void_id}/confirm",
         )
         await b.verify(iou["id"], "confirm_void")
-        iou = await b.wait_for(
-            iou["id"], lambda i: i["documents"]["voided_sha256"], "voided"
-        )
+        iou = await b.wait_for(iou["id"], lambda i: i["documents"]["voided_sha256"], "voided")
         step(f"borrower confirmed: IOU is {iou['status']}")
         voided = await b.download(iou["id"], "voided")
         voided_path = out_dir / f"iou-{iou['id']}-voided.pdf"
@@ -110,15 +106,11 @@ def main() -> None:
     args = parser.parse_args()
     token_file = args.data_dir / "operator-token"
     if not token_file.exists():
-        sys.exit(
-            f"no operator token in {token_file}: start the platform with `make run`"
-        )
+        sys.exit(f"no operator token in {token_file}: start the platform with `make run`")
     out_dir = args.data_dir / "demo"
     out_dir.mkdir(exist_ok=True)
     try:
-        asyncio.run(
-            demo(args.gateway, token_file.read_text().strip(), out_dir.resolve())
-        )
+        asyncio.run(demo(args.gateway, token_file.read_text().strip(), out_dir.resolve()))
     except OSError as exc:
         sys.exit(f"cannot reach the platform at {args.gateway}: {exc}")
 

@@ -81,7 +81,7 @@ async def provision(nats_url: str, replicas: int = 1) -> list[str]:
         js = nc.jetstream()
         for config in stream_configs(replicas):
             try:
-                await js.stream_info(config.name)
+                await js.stream_info(str(config.name))
             except NotFoundError:
                 await js.add_stream(config)
                 done.append(f"created {config.name}")
@@ -98,7 +98,7 @@ def make_broker(nats_url: str) -> NatsBroker:
     return NatsBroker(
         nats_url,
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=1,
         logger=logging.getLogger("jietiao.bus"),
     )
 
@@ -243,11 +243,7 @@ class Consumers:
     async def _dead_letter(
         self, durable: str, subject: str, body: dict[str, Any], error: str
     ) -> None:
-        message_id = (
-            str(body.get("message_id", "unknown"))
-            if isinstance(body, dict)
-            else "unknown"
-        )
+        message_id = str(body.get("message_id", "unknown")) if isinstance(body, dict) else "unknown"
         record = {
             "consumer": durable,
             "subject": subject,

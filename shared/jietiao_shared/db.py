@@ -66,18 +66,14 @@ async def migrate(url: str, packages: list[str]) -> list[str]:
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done = {
-            r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")
-        }
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
         for package in packages:
             for name, sql in _scripts(package):
                 if name in done:
                     continue
                 async with conn.transaction():
                     await conn.execute(sql)
-                    await conn.execute(
-                        "INSERT INTO schema_migrations (name) VALUES ($1)", name
-                    )
+                    await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
                 applied.append(name)
                 log.info("applied migration %s", name)
     finally:

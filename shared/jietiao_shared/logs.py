@@ -10,13 +10,14 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
-_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
-    "jietiao_log_context", default={}
+_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "jietiao_log_context", default=MappingProxyType({})
 )
 
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{3})\d{11}(\d{3}[\dXx])(?![0-9A-Za-z])")
@@ -83,9 +84,7 @@ class TextFormatter(logging.Formatter):
 def configure(service: str, level: str = "INFO", fmt: str = "json") -> None:
     """Route all logging to stdout in the chosen format."""
     handler = logging.StreamHandler(sys.stdout)
-    formatter: logging.Formatter = (
-        JsonFormatter(service) if fmt == "json" else TextFormatter()
-    )
+    formatter: logging.Formatter = JsonFormatter(service) if fmt == "json" else TextFormatter()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -8,6 +8,7 @@ message that JetStream then drops as a duplicate. Rows are claimed with
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -95,10 +96,8 @@ class OutboxRelay:
                 if sent:
                     continue
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                except TimeoutError:
-                    pass
         finally:
             if listener is not None:
                 await listener.close()
@@ -151,7 +150,5 @@ class OutboxRelay:
 async def pending_count(engine: AsyncEngine) -> int:
     """How many messages wait to be published."""
     async with engine.connect() as conn:
-        value = await conn.scalar(
-            text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-        )
+        value = await conn.scalar(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
     return int(value or 0)

@@ -44,9 +44,7 @@ def _fold(raw: str) -> str:
 
 def id_check_character(first17: str) -> str:
     """The GB 11643 MOD 11-2 check character for the first 17 digits."""
-    total = sum(
-        int(digit) * weight for digit, weight in zip(first17, ID_WEIGHTS, strict=True)
-    )
+    total = sum(int(digit) * weight for digit, weight in zip(first17, ID_WEIGHTS, strict=True))
     return ID_CHECK_CHARACTERS[total % 11]
 
 
@@ -56,9 +54,7 @@ def normalise_id_number(raw: str, *, today: date | None = None) -> str:
     if len(id_number) != 18:
         raise PersonalDataError("id_number_length", "身份证号码应为18位")
     if not _ID_SHAPE.fullmatch(id_number):
-        raise PersonalDataError(
-            "id_number_format", "身份证号码前17位应为数字，最后一位为数字或X"
-        )
+        raise PersonalDataError("id_number_format", "身份证号码前17位应为数字，最后一位为数字或X")
     if int(id_number[:2]) not in PROVINCE_CODES:
         raise PersonalDataError("id_number_region", "身份证号码的地区码无效")
     _check_birth_date(id_number[6:14], today or date.today())
@@ -76,9 +72,7 @@ def _check_birth_date(digits: str, today: date) -> None:
     if born is None or born < EARLIEST_BIRTH_DATE:
         raise PersonalDataError("id_number_birth_date", "身份证号码中的出生日期无效")
     if born > today:
-        raise PersonalDataError(
-            "id_number_birth_date", "身份证号码中的出生日期晚于今天"
-        )
+        raise PersonalDataError("id_number_birth_date", "身份证号码中的出生日期晚于今天")
 
 
 def is_valid_id_number(raw: str, *, today: date | None = None) -> bool:

@@ -102,9 +102,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             await _start_backing(spec, runtime, broker)
         if spec.on_startup is not None:
             await spec.on_startup(runtime, app)
-        log.info(
-            "%s started on %s:%s", spec.name, settings.http_host, settings.http_port
-        )
+        log.info("%s started on %s:%s", spec.name, settings.http_host, settings.http_port)
         try:
             yield
         finally:

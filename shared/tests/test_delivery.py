@@ -28,9 +28,7 @@ async def engine(backing_servers: BackingServers) -> AsyncIterator[AsyncEngine]:
     db = make_engine(url)
     async with db.begin() as conn:
         await conn.execute(
-            text(
-                "CREATE TABLE IF NOT EXISTS effects (message_id text, agreement_id text)"
-            )
+            text("CREATE TABLE IF NOT EXISTS effects (message_id text, agreement_id text)")
         )
     yield db
     await db.dispose()
@@ -53,9 +51,7 @@ async def _stream_messages(nats_url: str, subject: str) -> list[dict[str, Any]]:
 async def _count_on_stream(nats_url: str, subject: str) -> int:
     nc = await nats.connect(nats_url)
     try:
-        info = await nc.jetstream().stream_info(
-            stream_for(subject), subjects_filter=subject
-        )
+        info = await nc.jetstream().stream_info(stream_for(subject), subjects_filter=subject)
         return int((info.state.subjects or {}).get(subject, 0))
     finally:
         await nc.close()
@@ -108,9 +104,7 @@ async def test_a_redelivered_message_takes_effect_once(
     engine: AsyncEngine, backing_servers: BackingServers
 ) -> None:
     broker = make_broker(backing_servers.nats_url)
-    consumers = Consumers(
-        broker, lambda: engine, service="test", max_deliver=3, backoff=[0.1]
-    )
+    consumers = Consumers(broker, lambda: engine, service="test", max_deliver=3, backoff=[0.1])
     seen: list[str] = []
 
     async def effect(conn: AsyncConnection, envelope: Envelope, payload: Any) -> None:
@@ -123,9 +117,7 @@ async def test_a_redelivered_message_takes_effect_once(
     consumers.on(Subject.CLOSE_FLOW, "dedupe", effect)
     await broker.start()
     agreement = str(uuid.uuid4())
-    envelope = Envelope(
-        type="CloseFlow", data={"agreement_id": agreement, "ending": "refused"}
-    )
+    envelope = Envelope(type="CloseFlow", data={"agreement_id": agreement, "ending": "refused"})
     body = envelope.model_dump(mode="json")
     for copy in range(2):  # the same message, republished under a new Nats-Msg-Id
         await publish_envelope(
@@ -156,14 +148,10 @@ async def test_a_failing_handler_is_retried_then_dead_lettered(
     engine: AsyncEngine, backing_servers: BackingServers
 ) -> None:
     broker = make_broker(backing_servers.nats_url)
-    consumers = Consumers(
-        broker, lambda: engine, service="test", max_deliver=3, backoff=[0.1, 0.2]
-    )
+    consumers = Consumers(broker, lambda: engine, service="test", max_deliver=3, backoff=[0.1, 0.2])
     attempts: list[str] = []
 
-    async def always_fails(
-        conn: AsyncConnection, envelope: Envelope, payload: Any
-    ) -> None:
+    async def always_fails(conn: AsyncConnection, envelope: Envelope, payload: Any) -> None:
         attempts.append(envelope.message_id)
         raise RuntimeError("downstream is broken")
 
@@ -180,9 +168,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered(
     )
 
     async def dead_letters() -> list[dict[str, Any]]:
-        found = await _stream_messages(
-            backing_servers.nats_url, "jietiao.dlq.test-poison"
-        )
+        found = await _stream_messages(backing_servers.nats_url, "jietiao.dlq.test-poison")
         return [d for d in found if d["envelope"]["message_id"] == envelope.message_id]
 
     letters = await wait_until(dead_letters, seconds=20)

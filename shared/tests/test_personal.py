@@ -91,9 +91,7 @@ def test_real_province_and_residence_permit_prefixes_pass(province: str) -> None
     assert normalise_id_number(full, today=TODAY) == full
 
 
-@pytest.mark.parametrize(
-    "province", ["00", "10", "16", "20", "30", "66", "70", "80", "84", "99"]
-)
+@pytest.mark.parametrize("province", ["00", "10", "16", "20", "30", "66", "70", "80", "84", "99"])
 def test_implausible_region_prefixes_are_refused(province: str) -> None:
     assert _code(with_check(f"{province}0101199001011234"[:17])) == "id_number_region"
 
@@ -111,9 +109,7 @@ def test_implausible_region_prefixes_are_refused(province: str) -> None:
         ("17991231", False),
     ],
 )
-def test_birth_date_must_be_real_and_not_in_the_future(
-    birth: str, accepted: bool
-) -> None:
+def test_birth_date_must_be_real_and_not_in_the_future(birth: str, accepted: bool) -> None:
     full = with_check(f"110105{birth}123")
     if accepted:
         assert normalise_id_number(full, today=TODAY) == full

@@ -41,15 +41,11 @@ async def effective(
 
 
 @pytest.mark.parametrize("role", ["lender", "borrower"])
-async def test_both_sign_and_the_iou_becomes_effective(
-    api: JietiaoApi, people, role: str
-) -> None:
+async def test_both_sign_and_the_iou_becomes_effective(api: JietiaoApi, people, role: str) -> None:
     initiator, counterparty = people
     a, b, iou = await initiated(api, initiator, counterparty, role)
 
-    invitation = await api.wait_sms(
-        counterparty.phone, "invitation", agreement_id=iou["id"]
-    )
+    invitation = await api.wait_sms(counterparty.phone, "invitation", agreement_id=iou["id"])
     assert counterparty.id_number not in invitation[0]["text"]
     links = await a.call("share_links", "GET", f"/api/ious/{iou['id']}/share-links")
     token = links["items"][0]["token"]
@@ -58,13 +54,9 @@ async def test_both_sign_and_the_iou_becomes_effective(
 
     seen = await b.iou(iou["id"])
     assert seen["my_role"] != role and "sign" in seen["actions"]
-    assert (
-        seen["parties"][role]["id_number"] != initiator.id_number
-    )  # masked for the other side
+    assert seen["parties"][role]["id_number"] != initiator.id_number  # masked for the other side
     await b.sign(seen)
-    done = await b.wait_for(
-        iou["id"], lambda i: i["documents"]["signed_sha256"], "signed PDF"
-    )
+    done = await b.wait_for(iou["id"], lambda i: i["documents"]["signed_sha256"], "signed PDF")
 
     assert done["status"] == "effective"
     assert all(p["signed_at"] for p in done["parties"].values())
@@ -75,14 +67,12 @@ async def test_both_sign_and_the_iou_becomes_effective(
     assert "人民币壹万贰仟元整" in text
     assert "证据页" in text
     for session in (a, b):
-        folder = await session.call(
-            "folder", "GET", "/api/ious", params={"filter": "effective"}
-        )
+        folder = await session.call("folder", "GET", "/api/ious", params={"filter": "effective"})
         assert iou["id"] in [i["id"] for i in folder["items"]]
 
 
 async def test_a_stranger_sees_nothing(api: JietiaoApi, people) -> None:
-    a, b, iou = await initiated(api, *people, "lender")
+    _, _, iou = await initiated(api, *people, "lender")
     stranger = await api.login(make_person(random.Random()))
 
     for path in (f"/api/ious/{iou['id']}", f"/api/ious/{iou['id']}/documents/preview"):
@@ -108,11 +98,9 @@ async def test_the_counterparty_refuses_with_a_reason(api: JietiaoApi, people) -
     assert late.value.status == 409 and late.value.body["status"] == "refused"
 
 
-async def test_the_initiator_withdraws_before_the_other_side_signs(
-    api: JietiaoApi, people
-) -> None:
+async def test_the_initiator_withdraws_before_the_other_side_signs(api: JietiaoApi, people) -> None:
     initiator, counterparty = people
-    a, b, iou = await initiated(api, initiator, counterparty, "borrower")
+    a, _, iou = await initiated(api, initiator, counterparty, "borrower")
 
     withdrawn = await a.call("withdraw", "POST", f"/api/ious/{iou['id']}/withdraw")
 
@@ -123,15 +111,11 @@ async def test_the_initiator_withdraws_before_the_other_side_signs(
     assert again.value.status == 409 and again.value.body["status"] == "withdrawn"
 
 
-async def test_reminders_are_scheduled_for_each_instalment(
-    api: JietiaoApi, people
-) -> None:
+async def test_reminders_are_scheduled_for_each_instalment(api: JietiaoApi, people) -> None:
     lender, borrower = people
-    a, b, iou = await effective(api, lender, borrower)
+    a, _, iou = await effective(api, lender, borrower)
 
-    await a.call(
-        "reminders", "PUT", f"/api/ious/{iou['id']}/reminders", json={"enabled": True}
-    )
+    await a.call("reminders", "PUT", f"/api/ious/{iou['id']}/reminders", json={"enabled": True})
 
     async def schedule() -> list:
         body = await api.request(
@@ -164,7 +148,7 @@ async def open_void(requester: Session, iou: dict) -> dict:
 
 async def test_void_request_cancelled_by_its_requester(api: JietiaoApi, people) -> None:
     lender, borrower = people
-    a, b, iou = await effective(api, lender, borrower)
+    a, _, iou = await effective(api, lender, borrower)
     pending = await open_void(a, iou)
     await api.wait_sms(borrower.phone, "void_requested", agreement_id=iou["id"])
 
@@ -199,19 +183,13 @@ async def test_void_confirmed_voids_the_iou_and_renders_a_voided_copy(
 ) -> None:
     lender, borrower = people
     a, b, iou = await effective(api, lender, borrower)
-    await a.call(
-        "reminders", "PUT", f"/api/ious/{iou['id']}/reminders", json={"enabled": True}
-    )
+    await a.call("reminders", "PUT", f"/api/ious/{iou['id']}/reminders", json={"enabled": True})
     pending = await open_void(a, iou)
 
     void_id = pending["void_request"]["id"]
-    await b.call(
-        "confirm_void", "POST", f"/api/ious/{iou['id']}/void-requests/{void_id}/confirm"
-    )
+    await b.call("confirm_void", "POST", f"/api/ious/{iou['id']}/void-requests/{void_id}/confirm")
     await b.verify(iou["id"], "confirm_void")
-    voided = await b.wait_for(
-        iou["id"], lambda i: i["documents"]["voided_sha256"], "voided PDF"
-    )
+    voided = await b.wait_for(iou["id"], lambda i: i["documents"]["voided_sha256"], "voided PDF")
 
     assert voided["status"] == "voided"
     text = pdf_text(await b.download(iou["id"], "voided"))

@@ -95,9 +95,7 @@ class Session:
 
     async def iou(self, iou_id: str) -> dict[str, Any]:
         """The IOU as this person sees it."""
-        result: dict[str, Any] = await self.call(
-            "get_iou", "GET", f"/api/ious/{iou_id}"
-        )
+        result: dict[str, Any] = await self.call("get_iou", "GET", f"/api/ious/{iou_id}")
         return result
 
     async def wait_for(
@@ -115,17 +113,11 @@ class Session:
             if predicate(iou):
                 return iou
             await asyncio.sleep(0.1)
-        raise TimeoutError(
-            f"{what} not reached within {seconds}s; status {iou.get('status')}"
-        )
+        raise TimeoutError(f"{what} not reached within {seconds}s; status {iou.get('status')}")
 
-    async def wait_status(
-        self, iou_id: str, status: str, seconds: float = 30.0
-    ) -> dict[str, Any]:
+    async def wait_status(self, iou_id: str, status: str, seconds: float = 30.0) -> dict[str, Any]:
         """Poll the IOU until it has ``status``."""
-        return await self.wait_for(
-            iou_id, lambda i: i["status"] == status, status, seconds
-        )
+        return await self.wait_for(iou_id, lambda i: i["status"] == status, status, seconds)
 
     async def sign(self, iou: dict[str, Any]) -> dict[str, Any]:
         """Hand-sign the preview version shown, then pass the face check."""
@@ -139,9 +131,7 @@ class Session:
         await self.verify(iou["id"], "sign")
         return signature
 
-    async def verify(
-        self, iou_id: str, action: str, outcome: str = "pass"
-    ) -> dict[str, Any]:
+    async def verify(self, iou_id: str, action: str, outcome: str = "pass") -> dict[str, Any]:
         """Open a face check for ``action`` and complete it on the local provider."""
         opened = await self.call(
             "open_verification",
@@ -234,9 +224,7 @@ class JietiaoApi:
         deadline = time.monotonic() + seconds
         found: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
-            found = [
-                m for m in await self.recorded_sms(phone=phone, kind=kind, **filters)
-            ]
+            found = [m for m in await self.recorded_sms(phone=phone, kind=kind, **filters)]
             if len(found) >= count:
                 return found
             await asyncio.sleep(0.1)
@@ -244,10 +232,7 @@ class JietiaoApi:
 
     async def login(self, person: Person) -> Session:
         """Log in by phone and the one-time code the SMS carried."""
-        known = {
-            m["id"]
-            for m in await self.recorded_sms(phone=person.phone, kind="login_code")
-        }
+        known = {m["id"] for m in await self.recorded_sms(phone=person.phone, kind="login_code")}
         await self.request(
             "request_code",
             "POST",

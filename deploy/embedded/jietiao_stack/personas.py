@@ -22,12 +22,8 @@ class Person:
 
 def make_person(rng: random.Random) -> Person:
     """A person with a checksum-valid ID number and a +86 mobile number."""
-    name = rng.choice(SURNAMES) + "".join(
-        rng.choice(GIVEN) for _ in range(rng.randint(1, 2))
-    )
+    name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
     born = date(1970, 1, 1) + timedelta(days=rng.randint(0, 365 * 30))
     first17 = f"{rng.choice(REGIONS)}{born:%Y%m%d}{rng.randint(0, 999):03d}"
     phone = f"+86{rng.choice(['135', '138', '150', '186', '199'])}{rng.randint(0, 99_999_999):08d}"
-    return Person(
-        name=name, id_number=first17 + id_check_character(first17), phone=phone
-    )
+    return Person(name=name, id_number=first17 + id_check_character(first17), phone=phone)

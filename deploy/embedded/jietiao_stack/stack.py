@@ -152,9 +152,7 @@ class Stack:
             await self._start_postgres()
             await self._start_nats()
             await self._run_step("provision", "agreements", "provision")
-            await asyncio.gather(
-                *(self._run_step(f"migrate {s}", s, "migrate") for s in SERVICES)
-            )
+            await asyncio.gather(*(self._run_step(f"migrate {s}", s, "migrate") for s in SERVICES))
             for service in SERVICES:
                 await self._spawn(
                     service,
@@ -184,9 +182,7 @@ class Stack:
 
     async def _start_nats(self) -> None:
         c = self.config
-        await self._spawn(
-            "nats", nats_command(c.data_dir, c.port("nats"), c.port("nats-monitor"))
-        )
+        await self._spawn("nats", nats_command(c.data_dir, c.port("nats"), c.port("nats-monitor")))
         url = f"http://127.0.0.1:{c.port('nats-monitor')}/healthz?js-enabled-only=true"
         await _until(lambda: _http_ok(url), "nats", 30)
 
@@ -219,14 +215,12 @@ class Stack:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            **run_as_kwargs(user),  # type: ignore[arg-type]
+            **run_as_kwargs(user),
         )
         reader = asyncio.create_task(self._copy_output(name, process))
         self.children.append(Child(name, process, reader))
 
-    async def _copy_output(
-        self, name: str, process: asyncio.subprocess.Process
-    ) -> None:
+    async def _copy_output(self, name: str, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
         async for raw in process.stdout:
             self.printer(name, raw.decode(errors="replace").rstrip())
@@ -236,9 +230,7 @@ class Stack:
 
         async def healthy() -> bool:
             if child.process.returncode is not None:
-                raise RuntimeError(
-                    f"{service} exited with code {child.process.returncode}"
-                )
+                raise RuntimeError(f"{service} exited with code {child.process.returncode}")
             return await _http_ok(self.config.url(service) + "/healthz")
 
         await _until(healthy, service, 60)
@@ -247,7 +239,7 @@ class Stack:
         """Names of children that are no longer running."""
         return [c.name for c in self.children if c.process.returncode is not None]
 
-    async def stop(self, timeout: float = 15.0) -> None:
+    async def stop(self, grace_seconds: float = 15.0) -> None:
         """Stop the children in reverse order of start; kill what does not stop."""
         for child in reversed(self.children):
             if child.process.returncode is None:
@@ -255,7 +247,7 @@ class Stack:
                 with contextlib.suppress(ProcessLookupError):
                     child.process.send_signal(sig)
                 try:
-                    await asyncio.wait_for(child.process.wait(), timeout)
+                    await asyncio.wait_for(child.process.wait(), grace_seconds)
                 except TimeoutError:
                     with contextlib.suppress(ProcessLookupError):
                         child.process.kill()

@@ -70,7 +70,7 @@ class LocalPostgres:
             stdout=log,
             stderr=log,
             start_new_session=True,
-            **run_as_kwargs(user),  # type: ignore[arg-type]
+            **run_as_kwargs(user),
         )
         wait_for_port(self.port)
         time.sleep(0.3)
@@ -199,9 +199,7 @@ class TestTokenIssuer:
             "iat": now,
             "exp": now + ttl,
         }
-        return jwt.encode(
-            claims, self.key, algorithm="EdDSA", headers={"kid": self.kid}
-        )
+        return jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": self.kid})
 
     def start(self) -> "TestTokenIssuer":
         """Serve the key set on 127.0.0.1 in a background thread."""

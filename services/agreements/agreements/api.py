@@ -85,9 +85,9 @@ def _actions(iou: Iou, role: str, void: Any) -> list[str]:
         Status.AWAITING_COUNTERPARTY,
     ):
         actions.append("withdraw")
-    mine_to_sign = (
-        role == iou.initiator_role and status == Status.AWAITING_INITIATOR
-    ) or (role != iou.initiator_role and status == Status.AWAITING_COUNTERPARTY)
+    mine_to_sign = (role == iou.initiator_role and status == Status.AWAITING_INITIATOR) or (
+        role != iou.initiator_role and status == Status.AWAITING_COUNTERPARTY
+    )
     if mine_to_sign and iou.parties[role].signed_at is None:
         actions.append("sign")
     if role != iou.initiator_role and status == Status.AWAITING_COUNTERPARTY:
@@ -154,9 +154,7 @@ async def _fresh_view(conn: AsyncConnection, iou_id: str, role: str) -> dict[str
 
 
 @router.post("/ious", status_code=201)
-async def create_iou(
-    body: IouDraft, caller: CurrentCaller, request: Request
-) -> dict[str, Any]:
+async def create_iou(body: IouDraft, caller: CurrentCaller, request: Request) -> dict[str, Any]:
     """Create an IOU after the notice was accepted; its preview is rendered next."""
     settings = _settings(request)
     try:
@@ -268,9 +266,7 @@ async def folder(
 
 
 @router.get("/ious/{iou_id}")
-async def get_iou(
-    iou_id: str, caller: CurrentCaller, request: Request
-) -> dict[str, Any]:
+async def get_iou(iou_id: str, caller: CurrentCaller, request: Request) -> dict[str, Any]:
     """One IOU, for its parties only."""
     async with _engine(request).connect() as conn:
         iou, role = await _load_for(conn, iou_id, caller, lock=False)
@@ -278,9 +274,7 @@ async def get_iou(
 
 
 @router.get("/ious/{iou_id}/audit")
-async def audit_trail(
-    iou_id: str, caller: CurrentCaller, request: Request
-) -> dict[str, Any]:
+async def audit_trail(iou_id: str, caller: CurrentCaller, request: Request) -> dict[str, Any]:
     """Every recorded step of the IOU."""
     async with _engine(request).connect() as conn:
         iou, _ = await _load_for(conn, iou_id, caller, lock=False)
@@ -289,9 +283,7 @@ async def audit_trail(
 
 
 @router.get("/ious/{iou_id}/party")
-async def my_party(
-    iou_id: str, caller: CurrentCaller, request: Request
-) -> dict[str, Any]:
+async def my_party(iou_id: str, caller: CurrentCaller, request: Request) -> dict[str, Any]:
     """The caller's own party details in full (for opening a face check)."""
     async with _engine(request).connect() as conn:
         iou, role = await _load_for(conn, iou_id, caller, lock=False)
@@ -310,9 +302,7 @@ async def my_party(
 
 
 @router.post("/ious/{iou_id}/withdraw")
-async def withdraw(
-    iou_id: str, caller: CurrentCaller, request: Request
-) -> dict[str, Any]:
+async def withdraw(iou_id: str, caller: CurrentCaller, request: Request) -> dict[str, Any]:
     """The initiator withdraws an IOU not yet signed by the other side."""
     async with _engine(request).begin() as conn:
         iou, role = await _load_for(conn, iou_id, caller, lock=True)
@@ -371,12 +361,8 @@ async def request_void(
     """Start voiding an effective IOU; it opens once the requester passed a face check."""
     async with _engine(request).begin() as conn:
         iou, role = await _load_for(conn, iou_id, caller, lock=True)
-        if iou.status != Status.EFFECTIVE or await store.open_void_request(
-            conn, iou.id
-        ):
-            raise _conflict(
-                iou, Conflict(iou.status, "request_void", "借条当前不能申请作废")
-            )
+        if iou.status != Status.EFFECTIVE or await store.open_void_request(conn, iou.id):
+            raise _conflict(iou, Conflict(iou.status, "request_void", "借条当前不能申请作废"))
         await conn.execute(
             text(
                 "INSERT INTO void_requests (id, iou_id, requested_by, reason, status)"
@@ -389,21 +375,15 @@ async def request_void(
                 "reason": body.reason.strip(),
             },
         )
-        await store.audit(
-            conn, iou.id, role, "void_request_started", reason=body.reason.strip()
-        )
-        await flows.try_open_void(
-            conn, iou, await store.open_void_request(conn, iou.id)
-        )
+        await store.audit(conn, iou.id, role, "void_request_started", reason=body.reason.strip())
+        await flows.try_open_void(conn, iou, await store.open_void_request(conn, iou.id))
         return await _fresh_view(conn, iou.id, role)
 
 
 async def _void_for(conn: AsyncConnection, iou: Iou, void_id: str) -> Any:
     void = await store.open_void_request(conn, iou.id)
     if void is None or str(void.id) != void_id:
-        raise ApiError(
-            409, "void_request_closed", "该作废申请已结束", extra={"status": iou.status}
-        )
+        raise ApiError(409, "void_request_closed", "该作废申请已结束", extra={"status": iou.status})
     return void
 
 
@@ -439,13 +419,9 @@ async def confirm_void(
                 extra={"status": iou.status},
             )
         if void.confirm_requested_at is None:
-            await flows.conn_update_void(
-                conn, void.id, confirm_requested_at=datetime.now(UTC)
-            )
+            await flows.conn_update_void(conn, void.id, confirm_requested_at=datetime.now(UTC))
             await store.audit(conn, iou.id, role, "void_confirm_started")
-        await flows.try_confirm_void(
-            conn, iou, await store.open_void_request(conn, iou.id)
-        )
+        await flows.try_confirm_void(conn, iou, await store.open_void_request(conn, iou.id))
         return await _fresh_view(conn, iou.id, role)
 
 

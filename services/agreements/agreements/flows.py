@@ -58,16 +58,12 @@ async def transition(
     return status
 
 
-async def sms(
-    conn: AsyncConnection, iou: Iou, to: str, kind: Any, **params: str
-) -> None:
+async def sms(conn: AsyncConnection, iou: Iou, to: str, kind: Any, **params: str) -> None:
     """Queue one SMS to the party with role ``to``."""
     await outbox.add(
         conn,
         Subject.SEND_SMS,
-        SendSms(
-            kind=kind, phone=iou.parties[to].phone, params=params, agreement_id=iou.id
-        ),
+        SendSms(kind=kind, phone=iou.parties[to].phone, params=params, agreement_id=iou.id),
         correlation_id=iou.id,
     )
 
@@ -229,9 +225,7 @@ async def schedule_reminders(conn: AsyncConnection, iou: Iou) -> None:
             borrower_phone=borrower.phone,
             borrower_name=borrower.name,
             instalments=[
-                ReminderInstalment(
-                    seq=i["seq"], due_date=i["due_date"], total_fen=i["total_fen"]
-                )
+                ReminderInstalment(seq=i["seq"], due_date=i["due_date"], total_fen=i["total_fen"])
                 for i in iou.terms["plan"]
             ],
         ),
@@ -297,9 +291,7 @@ async def try_open_void(conn: AsyncConnection, iou: Iou, request: Any) -> bool:
     """A void request opens once its requester passed the face check."""
     if request is None or request.status != "awaiting_verification":
         return False
-    used = await store.take_verification(
-        conn, iou.id, request.requested_by, "request_void"
-    )
+    used = await store.take_verification(conn, iou.id, request.requested_by, "request_void")
     if used is None:
         return False
     await conn_update_void(conn, request.id, status="open", opened_at=datetime.now(UTC))
@@ -337,11 +329,7 @@ async def try_open_void(conn: AsyncConnection, iou: Iou, request: Any) -> bool:
 
 async def try_confirm_void(conn: AsyncConnection, iou: Iou, request: Any) -> bool:
     """The other party confirms once it asked to and passed the face check."""
-    if (
-        request is None
-        or request.status != "open"
-        or request.confirm_requested_at is None
-    ):
+    if request is None or request.status != "open" or request.confirm_requested_at is None:
         return False
     answerer = other_role(request.requested_by)
     used = await store.take_verification(conn, iou.id, answerer, "confirm_void")
@@ -349,9 +337,7 @@ async def try_confirm_void(conn: AsyncConnection, iou: Iou, request: Any) -> boo
         return False
     now = datetime.now(UTC)
     await conn_update_void(conn, request.id, status="confirmed", closed_at=now)
-    await transition(
-        conn, iou, Step.VOID_CONFIRMED, end_reason=f"voided: {request.reason}"
-    )
+    await transition(conn, iou, Step.VOID_CONFIRMED, end_reason=f"voided: {request.reason}")
     await store.audit(
         conn,
         iou.id,
@@ -378,18 +364,14 @@ async def try_confirm_void(conn: AsyncConnection, iou: Iou, request: Any) -> boo
 async def cancel_void(conn: AsyncConnection, iou: Iou, request: Any) -> None:
     """The requester takes the void request back; the IOU stays effective."""
     opened = request.status == "open"
-    await conn_update_void(
-        conn, request.id, status="cancelled", closed_at=datetime.now(UTC)
-    )
+    await conn_update_void(conn, request.id, status="cancelled", closed_at=datetime.now(UTC))
     if opened:
         await transition(conn, iou, Step.VOID_CANCELLED)
         await sms(conn, iou, other_role(request.requested_by), "void_cancelled")
     await store.audit(conn, iou.id, request.requested_by, "void_cancelled")
 
 
-async def refuse_void(
-    conn: AsyncConnection, iou: Iou, request: Any, reason: str
-) -> None:
+async def refuse_void(conn: AsyncConnection, iou: Iou, request: Any, reason: str) -> None:
     """The other party refuses to void; the IOU stays effective."""
     if request.status != "open":
         raise Conflict(iou.status, "refuse_void", "作废申请尚未生效，暂不能拒绝")
@@ -406,9 +388,7 @@ async def refuse_void(
     await sms(conn, iou, request.requested_by, "void_refused")
 
 
-async def conn_update_void(
-    conn: AsyncConnection, request_id: Any, **values: Any
-) -> None:
+async def conn_update_void(conn: AsyncConnection, request_id: Any, **values: Any) -> None:
     """Set some columns of a void request."""
     from sqlalchemy import text
 

@@ -136,13 +136,9 @@ async def on_verification_passed(
     if event.action == "sign" and _turn_of(iou, event.party_role):
         await flows.try_complete_signing(conn, iou, event.party_role)
     elif event.action == "request_void":
-        await flows.try_open_void(
-            conn, iou, await store.open_void_request(conn, iou.id)
-        )
+        await flows.try_open_void(conn, iou, await store.open_void_request(conn, iou.id))
     elif event.action == "confirm_void":
-        await flows.try_confirm_void(
-            conn, iou, await store.open_void_request(conn, iou.id)
-        )
+        await flows.try_confirm_void(conn, iou, await store.open_void_request(conn, iou.id))
 
 
 async def on_document_rendered(
@@ -178,10 +174,6 @@ async def on_document_rendered(
 
 def register(consumers: Consumers) -> None:
     """Subscribe agreements to the facts it reacts to."""
-    consumers.on(
-        Subject.SIGNATURE_CAPTURED, "signature-captured", on_signature_captured
-    )
-    consumers.on(
-        Subject.VERIFICATION_PASSED, "verification-passed", on_verification_passed
-    )
+    consumers.on(Subject.SIGNATURE_CAPTURED, "signature-captured", on_signature_captured)
+    consumers.on(Subject.VERIFICATION_PASSED, "verification-passed", on_verification_passed)
     consumers.on(Subject.DOCUMENT_RENDERED, "document-rendered", on_document_rendered)

@@ -103,9 +103,7 @@ async def load(conn: AsyncConnection, iou_id: str, *, lock: bool = False) -> Iou
     if row is None:
         return None
     iou = _iou(row)
-    parties = await conn.execute(
-        text("SELECT * FROM parties WHERE iou_id = :id"), {"id": iou_id}
-    )
+    parties = await conn.execute(text("SELECT * FROM parties WHERE iou_id = :id"), {"id": iou_id})
     iou.parties = {p.role: _party(p) for p in parties}
     return iou
 
@@ -180,9 +178,7 @@ async def update_iou(conn: AsyncConnection, iou_id: str, **values: Any) -> None:
     )
 
 
-async def update_party(
-    conn: AsyncConnection, iou_id: str, role: str, **values: Any
-) -> None:
+async def update_party(conn: AsyncConnection, iou_id: str, role: str, **values: Any) -> None:
     """Set some columns of one party."""
     assignments = ", ".join(f"{k} = :{k}" for k in values)
     await conn.execute(
@@ -191,9 +187,7 @@ async def update_party(
     )
 
 
-async def audit(
-    conn: AsyncConnection, iou_id: str, actor: str, action: str, **detail: Any
-) -> None:
+async def audit(conn: AsyncConnection, iou_id: str, actor: str, action: str, **detail: Any) -> None:
     """Append one line to the IOU's audit trail."""
     await conn.execute(
         text(
@@ -212,17 +206,13 @@ async def audit(
 async def audit_trail(conn: AsyncConnection, iou_id: str) -> list[dict[str, Any]]:
     """The IOU's audit trail, oldest first."""
     rows = await conn.execute(
-        text(
-            "SELECT at, actor, action, detail FROM audit_log WHERE iou_id = :id ORDER BY id"
-        ),
+        text("SELECT at, actor, action, detail FROM audit_log WHERE iou_id = :id ORDER BY id"),
         {"id": iou_id},
     )
     return [dict(r._mapping) for r in rows]
 
 
-async def folder(
-    conn: AsyncConnection, phone: str, statuses: tuple[str, ...] | None
-) -> list[Iou]:
+async def folder(conn: AsyncConnection, phone: str, statuses: tuple[str, ...] | None) -> list[Iou]:
     """The IOUs in which ``phone`` is a party, newest first."""
     query = (
         f"SELECT {', '.join('i.' + c.strip() for c in IOU_COLUMNS.split(','))}"
@@ -232,11 +222,7 @@ async def folder(
     if statuses:
         query += " AND i.status = ANY(:statuses)"
         params["statuses"] = list(statuses)
-    rows = (
-        await conn.execute(
-            text(query + " ORDER BY i.created_at DESC LIMIT 200"), params
-        )
-    ).all()
+    rows = (await conn.execute(text(query + " ORDER BY i.created_at DESC LIMIT 200"), params)).all()
     ious = [_iou(r) for r in rows]
     if ious:
         parties = await conn.execute(
@@ -262,9 +248,7 @@ async def open_void_request(conn: AsyncConnection, iou_id: str) -> Any:
     ).first()
 
 
-async def take_verification(
-    conn: AsyncConnection, iou_id: str, role: str, action: str
-) -> Any:
+async def take_verification(conn: AsyncConnection, iou_id: str, role: str, action: str) -> Any:
     """Use up one unused passed verification for (IOU, party, action), if any."""
     return (
         await conn.execute(

@@ -129,9 +129,7 @@ def _person(
 def _rate(field: str, raw: str, problems: _Problems) -> Decimal | None:
     value = raw.strip().rstrip("%").strip()
     if not _RATE.match(value):
-        problems.add(
-            field, "rate_invalid", "年利率请填写数字，最多两位小数，如 6 或 7.25"
-        )
+        problems.add(field, "rate_invalid", "年利率请填写数字，最多两位小数，如 6 或 7.25")
         return None
     return Decimal(value)
 
@@ -152,14 +150,10 @@ def _dates(draft: IouDraft, problems: _Problems, settings: AgreementsSettings) -
             "请填写还款日期或借款期限（月）中的一项",
         )
     elif draft.repayment_date is not None and draft.repayment_date <= draft.loan_date:
-        problems.add(
-            "repayment_date", "repayment_before_loan", "还款日期须晚于借款日期"
-        )
+        problems.add("repayment_date", "repayment_before_loan", "还款日期须晚于借款日期")
 
 
-def _check_text(
-    draft: IouDraft, problems: _Problems, settings: AgreementsSettings
-) -> str:
+def _check_text(draft: IouDraft, problems: _Problems, settings: AgreementsSettings) -> str:
     purpose = draft.purpose.strip()
     if not purpose:
         problems.add("purpose", "purpose_required", "请填写借款事由")
@@ -172,9 +166,7 @@ def _check_text(
     if draft.payment_method not in PAYMENT_METHODS:
         problems.add("payment_method", "payment_method_invalid", "请选择支付方式")
     elif draft.payment_method == "other" and not draft.payment_note.strip():
-        problems.add(
-            "payment_note", "payment_note_required", "选择“其他”时请说明支付方式"
-        )
+        problems.add("payment_note", "payment_note_required", "选择“其他”时请说明支付方式")
     if _CONTROL.search(draft.payment_note):
         problems.add("payment_note", "payment_note_invalid", "说明中不能含控制字符")
     if draft.repayment_method not in REPAYMENT_METHODS:
@@ -203,28 +195,18 @@ def build_terms(
     """The IOU's exact terms from the draft, or :class:`TermsRejected`."""
     problems = _Problems()
     if not draft.notice.accepted:
-        problems.add(
-            "notice.accepted", "notice_not_accepted", "请先阅读并同意《借条告知书》"
-        )
+        problems.add("notice.accepted", "notice_not_accepted", "请先阅读并同意《借条告知书》")
     elif draft.notice.version != settings.notice_version:
-        problems.add(
-            "notice.version", "notice_outdated", "告知书已更新，请重新阅读后同意"
-        )
+        problems.add("notice.version", "notice_outdated", "告知书已更新，请重新阅读后同意")
     me = _person("me", draft.me, problems, phone_default=caller_phone)
     other = _person("counterparty", draft.counterparty, problems)
     if me and me["phone"] != caller_phone:
         problems.add("me.phone", "phone_not_yours", "发起人手机号须为当前登录的手机号")
-    if (
-        me
-        and other
-        and (me["id_number"] == other["id_number"] or me["phone"] == other["phone"])
-    ):
+    if me and other and (me["id_number"] == other["id_number"] or me["phone"] == other["phone"]):
         problems.add("counterparty", "same_person", "出借人和借款人不能是同一人")
     principal_fen = 0
     try:
-        principal_fen = money.parse_yuan(
-            draft.principal, max_yuan=settings.max_principal_yuan
-        )
+        principal_fen = money.parse_yuan(draft.principal, max_yuan=settings.max_principal_yuan)
     except DomainError as exc:
         problems.add("principal", exc.code, exc.message)
     purpose = _check_text(draft, problems, settings)
@@ -232,12 +214,7 @@ def build_terms(
     annual = _rate("annual_rate", draft.annual_rate, problems)
     overdue = _rate("overdue_rate", draft.overdue_rate, problems)
     problems.raise_if_any()
-    assert (
-        me is not None
-        and other is not None
-        and annual is not None
-        and overdue is not None
-    )
+    assert me is not None and other is not None and annual is not None and overdue is not None
 
     try:
         in_force = lpr_table(settings.lpr_table_path).rate_in_force(draft.loan_date)
@@ -262,9 +239,7 @@ def build_terms(
         )
     except DomainError as exc:
         field = "term_months" if draft.term_months else "repayment_date"
-        raise TermsRejected(
-            [{"field": field, "code": exc.code, "message": exc.message}]
-        ) from exc
+        raise TermsRejected([{"field": field, "code": exc.code, "message": exc.message}]) from exc
 
     lender, borrower = (me, other) if draft.role == "lender" else (other, me)
     return {

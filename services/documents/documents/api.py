@@ -19,9 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
-AgreementId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-]
+AgreementId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class DocumentSummary(BaseModel):
@@ -97,9 +95,7 @@ async def download_document(
     if row is None:
         raise not_ready()
     headers = {
-        "Content-Disposition": (
-            f'attachment; filename="{attachment_name(agreement_id, kind)}"'
-        ),
+        "Content-Disposition": (f'attachment; filename="{attachment_name(agreement_id, kind)}"'),
         "X-Document-SHA256": row.sha256,
         "X-Document-Version": str(row.version),
         "X-Document-Superseded": "true" if row.superseded else "false",

@@ -84,15 +84,9 @@ class DocumentHandlers:
 
     def register(self, consumers: Consumers) -> None:
         """Subscribe the handlers; durables are named ``documents-<name>``."""
-        consumers.on(
-            Subject.SIGNATURE_CAPTURED, "signature-captured", self.on_signature_captured
-        )
-        consumers.on(
-            Subject.RENDER_DOCUMENT, "render-document", self.on_render_document
-        )
-        consumers.on(
-            Subject.SUPERSEDE_PREVIEWS, "supersede-previews", self.on_supersede
-        )
+        consumers.on(Subject.SIGNATURE_CAPTURED, "signature-captured", self.on_signature_captured)
+        consumers.on(Subject.RENDER_DOCUMENT, "render-document", self.on_render_document)
+        consumers.on(Subject.SUPERSEDE_PREVIEWS, "supersede-previews", self.on_supersede)
 
     async def on_signature_captured(
         self, conn: AsyncConnection, envelope: Envelope, event: SignatureCaptured
@@ -175,9 +169,7 @@ def decode_png(event: SignatureCaptured) -> bytes:
     return png
 
 
-async def store_signature(
-    conn: AsyncConnection, event: SignatureCaptured, png: bytes
-) -> None:
+async def store_signature(conn: AsyncConnection, event: SignatureCaptured, png: bytes) -> None:
     """Insert a signature image; one already stored under that id is kept."""
     await conn.execute(
         text(
@@ -197,9 +189,7 @@ async def store_signature(
     )
 
 
-async def signature_images(
-    conn: AsyncConnection, cmd: RenderDocument
-) -> list[SignatureImage]:
+async def signature_images(conn: AsyncConnection, cmd: RenderDocument) -> list[SignatureImage]:
     """The signatures a render places; raises if one has not arrived yet."""
     if not cmd.signatures:
         return []
@@ -220,9 +210,7 @@ async def signature_images(
     return [_image(s, found[s.signature_id], cmd.agreement_id) for s in cmd.signatures]
 
 
-def _image(
-    on_doc: SignatureOnDocument, row: Row[Any], agreement_id: str
-) -> SignatureImage:
+def _image(on_doc: SignatureOnDocument, row: Row[Any], agreement_id: str) -> SignatureImage:
     expected = (agreement_id, on_doc.party_role, on_doc.document_sha256)
     if (row.agreement_id, row.party_role, row.document_sha256) != expected:
         raise SignatureMismatch(f"signature {on_doc.signature_id} belongs elsewhere")
@@ -241,9 +229,7 @@ def _image(
 
 def request_fingerprint(cmd: RenderDocument) -> str:
     """SHA-256 of a render command's inputs, independent of key order."""
-    canonical = json.dumps(
-        cmd.model_dump(mode="json"), sort_keys=True, ensure_ascii=False
-    )
+    canonical = json.dumps(cmd.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -258,9 +244,7 @@ def normalised_readers(readers: Sequence[str]) -> list[str]:
     return sorted(out)
 
 
-async def find_document(
-    conn: AsyncConnection, cmd: RenderDocument
-) -> StoredDocument | None:
+async def find_document(conn: AsyncConnection, cmd: RenderDocument) -> StoredDocument | None:
     """The stored copy of the command's document version, if any."""
     row = (
         await conn.execute(
@@ -310,10 +294,7 @@ async def store_document(
         },
     )
     await conn.execute(
-        text(
-            "DELETE FROM render_failures"
-            " WHERE agreement_id = :a AND kind = :k AND version = :v"
-        ),
+        text("DELETE FROM render_failures WHERE agreement_id = :a AND kind = :k AND version = :v"),
         key,
     )
     stored = await find_document(conn, cmd)
@@ -321,9 +302,7 @@ async def store_document(
     return stored
 
 
-async def announce(
-    conn: AsyncConnection, cmd: RenderDocument, stored: StoredDocument
-) -> None:
+async def announce(conn: AsyncConnection, cmd: RenderDocument, stored: StoredDocument) -> None:
     """Queue DocumentRendered for a stored document version."""
     await outbox.add(
         conn,
@@ -412,9 +391,7 @@ async def record_supersession(
     )
 
 
-async def supersede_previews(
-    conn: AsyncConnection, agreement_id: str, issued_at: datetime
-) -> int:
+async def supersede_previews(conn: AsyncConnection, agreement_id: str, issued_at: datetime) -> int:
     """Set superseded_at on live previews requested up to ``issued_at``."""
     result = await conn.execute(
         text(

@@ -99,9 +99,7 @@ class UnrenderableCharacter(ValueError):
 
     def __init__(self, missing: Mapping[str, str], font: str) -> None:
         self.characters = tuple(missing)
-        listed = ", ".join(
-            f"'{ch}' U+{ord(ch):04X} (in {where})" for ch, where in missing.items()
-        )
+        listed = ", ".join(f"'{ch}' U+{ord(ch):04X} (in {where})" for ch, where in missing.items())
         super().__init__(f"font {font} cannot render {listed}")
 
 
@@ -464,9 +462,7 @@ def _plan(doc: _Doc) -> list[Flowable]:
 
 def _plan_row(item: Mapping[str, Any]) -> list[str]:
     amounts = ("principal_fen", "interest_fen", "total_fen", "remaining_fen")
-    return [str(item["seq"]), str(item["due_date"])] + [
-        _yuan(item[key]) for key in amounts
-    ]
+    return [str(item["seq"]), str(item["due_date"])] + [_yuan(item[key]) for key in amounts]
 
 
 def _plan_total(plan: Sequence[Mapping[str, Any]]) -> list[str]:

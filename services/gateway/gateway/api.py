@@ -30,7 +30,8 @@ def _up(request: Request) -> Upstreams:
 
 
 def _url(request: Request, service: str, path: str) -> str:
-    return getattr(request.app.state.settings, f"{service}_url") + path
+    base: str = getattr(request.app.state.settings, f"{service}_url")
+    return base + path
 
 
 async def _pass(request: Request, method: str, service: str, path: str) -> Response:
@@ -77,7 +78,7 @@ async def create_iou(request: Request) -> Response:
 
 @router.get("/ious", tags=["ious"])
 async def my_folder(request: Request) -> Response:
-    """The caller's folder; ``?filter=awaiting_me|awaiting_other|effective|void_requested|ended``."""
+    """The caller's folder (我的合同), filtered by ``?filter=``."""
     return await _pass(request, "GET", "agreements", "/ious")
 
 
@@ -134,9 +135,7 @@ async def answer_void(
 
 async def _my_party(request: Request, iou_id: str) -> dict[str, Any]:
     up = _up(request)
-    response = await up.call(
-        request, "GET", _url(request, "agreements", f"/ious/{iou_id}/party")
-    )
+    response = await up.call(request, "GET", _url(request, "agreements", f"/ious/{iou_id}/party"))
     party: dict[str, Any] = await up.json_or_raise(response)
     return party
 
@@ -156,9 +155,7 @@ async def sign(iou_id: str, request: Request) -> Response:
     payload = {
         "agreement_id": iou_id,
         "party_role": party["role"],
-        "document_sha256": body.get("document_sha256")
-        if isinstance(body, dict)
-        else None,
+        "document_sha256": body.get("document_sha256") if isinstance(body, dict) else None,
         "signature": body.get("signature") if isinstance(body, dict) else None,
     }
     response = await _up(request).call(
@@ -168,9 +165,7 @@ async def sign(iou_id: str, request: Request) -> Response:
 
 
 @router.post("/ious/{iou_id}/verifications", tags=["verification"], status_code=201)
-async def start_verification(
-    iou_id: str, body: VerificationStart, request: Request
-) -> Response:
+async def start_verification(iou_id: str, body: VerificationStart, request: Request) -> Response:
     """Open a face check for the caller's party and one action on this IOU."""
     party = await _my_party(request, iou_id)
     payload = {
@@ -195,9 +190,7 @@ async def get_verification(verification_id: str, request: Request) -> Response:
 @router.post("/verifications/{verification_id}/complete", tags=["verification"])
 async def complete_verification(verification_id: str, request: Request) -> Response:
     """Fetch the provider's result after the person finished the check."""
-    return await _pass(
-        request, "POST", "identity", f"/verifications/{verification_id}/complete"
-    )
+    return await _pass(request, "POST", "identity", f"/verifications/{verification_id}/complete")
 
 
 @router.post("/verifications/{verification_id}/local-check", tags=["verification"])

@@ -22,9 +22,7 @@ def client_ip(request: Request) -> str:
 
 def forwarded_headers(request: Request) -> dict[str, str]:
     """The caller's headers that the services need, plus its address."""
-    headers = {
-        k: v for k, v in request.headers.items() if k.lower() in FORWARDED_HEADERS
-    }
+    headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_HEADERS}
     headers["x-client-ip"] = client_ip(request)
     return headers
 
@@ -48,17 +46,13 @@ class Upstreams:
         """Call a service as the caller; a service that does not answer is a 503."""
         headers = forwarded_headers(request)
         if content is not None:
-            headers["content-type"] = request.headers.get(
-                "content-type", "application/json"
-            )
+            headers["content-type"] = request.headers.get("content-type", "application/json")
         try:
             return await self.client.request(
                 method, url, json=json, content=content, params=params, headers=headers
             )
         except httpx.HTTPError as exc:
-            raise ApiError(
-                503, "service_unavailable", "服务暂时不可用，请稍后重试"
-            ) from exc
+            raise ApiError(503, "service_unavailable", "服务暂时不可用，请稍后重试") from exc
 
     async def json_or_raise(self, response: httpx.Response) -> Any:
         """The JSON body of a 2xx answer; the service's own error otherwise."""
@@ -82,9 +76,7 @@ def _as_error(response: httpx.Response) -> ApiError:
         str(body.get("message", "服务出错")),
         fields=body.get("fields"),
     )
-    error.extra = {
-        k: v for k, v in body.items() if k not in ("error", "message", "fields")
-    }
+    error.extra = {k: v for k, v in body.items() if k not in ("error", "message", "fields")}
     return error
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from . import codes, verifications
 from .face import LocalFaceProvider
+from .keys import Keys
 from .tokens import issue_token
 
 router = APIRouter()
@@ -74,7 +75,7 @@ def _runtime(request: Request) -> Any:
 @router.get("/.well-known/jwks.json")
 async def jwks(request: Request) -> dict[str, Any]:
     """The public keys that verify session tokens."""
-    keys = request.app.state.keys
+    keys: Keys = request.app.state.keys
     return keys.jwks()
 
 
@@ -84,9 +85,7 @@ async def request_code(body: CodeRequest, request: Request) -> dict[str, Any]:
     phone = _phone(body.phone)
     settings = request.app.state.settings
     async with _runtime(request).engine.begin() as conn:
-        ttl = await codes.send_code(
-            conn, settings, request.app.state.keys.pepper, phone
-        )
+        ttl = await codes.send_code(conn, settings, request.app.state.keys.pepper, phone)
     return {"sent": True, "expires_in": ttl}
 
 
@@ -226,9 +225,7 @@ async def local_check(
 
         expected = (
             await conn.execute(
-                text(
-                    "SELECT expected_name, expected_id_sha256 FROM verifications WHERE id = :id"
-                ),
+                text("SELECT expected_name, expected_id_sha256 FROM verifications WHERE id = :id"),
                 {"id": verification_id},
             )
         ).one()

@@ -45,14 +45,11 @@ async def send_code(
                 extra={"retry_after_seconds": int(wait) + 1},
             )
     if recent.n >= settings.codes_per_phone_per_hour:
-        raise ApiError(
-            429, "code_limit_reached", "该号码验证码发送次数已达上限，请一小时后再试"
-        )
+        raise ApiError(429, "code_limit_reached", "该号码验证码发送次数已达上限，请一小时后再试")
     code = f"{secrets.randbelow(10**6):06d}"
     await conn.execute(
         text(
-            "INSERT INTO login_codes (id, phone, code_hash, expires_at)"
-            " VALUES (:id, :p, :h, :exp)"
+            "INSERT INTO login_codes (id, phone, code_hash, expires_at) VALUES (:id, :p, :h, :exp)"
         ),
         {
             "id": uuid.uuid4(),
@@ -109,12 +106,8 @@ async def redeem_code(
 async def account_for(conn: AsyncConnection, phone: str) -> str:
     """The account of a verified phone number, created on first login."""
     await conn.execute(
-        text(
-            "INSERT INTO accounts (id, phone) VALUES (:id, :p) ON CONFLICT (phone) DO NOTHING"
-        ),
+        text("INSERT INTO accounts (id, phone) VALUES (:id, :p) ON CONFLICT (phone) DO NOTHING"),
         {"id": uuid.uuid4(), "p": phone},
     )
-    account_id = await conn.scalar(
-        text("SELECT id FROM accounts WHERE phone = :p"), {"p": phone}
-    )
+    account_id = await conn.scalar(text("SELECT id FROM accounts WHERE phone = :p"), {"p": phone})
     return str(account_id)

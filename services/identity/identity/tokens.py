@@ -19,6 +19,4 @@ def issue_token(keys: Keys, *, account_id: str, phone: str, ttl_seconds: int) ->
         "iat": now,
         "exp": now + ttl_seconds,
     }
-    return jwt.encode(
-        claims, keys.signing_key, algorithm="EdDSA", headers={"kid": keys.kid}
-    )
+    return jwt.encode(claims, keys.signing_key, algorithm="EdDSA", headers={"kid": keys.kid})

@@ -75,9 +75,7 @@ async def open_verification(
     return OpenedVerification(verification_id, provider.name, started.url, expires_at)
 
 
-def judge(
-    result: FaceResult, expected_name: str, expected_id_sha256: str
-) -> tuple[str, str]:
+def judge(result: FaceResult, expected_name: str, expected_id_sha256: str) -> tuple[str, str]:
     """Decide a provider's result: ('passed', '') or ('failed', reason) or pending."""
     if result.status != "passed":
         return result.status, result.reason

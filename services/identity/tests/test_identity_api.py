@@ -35,9 +35,11 @@ async def identity(backing_servers: BackingServers) -> AsyncIterator[httpx.Async
     spec = build_spec()
     await migrate(spec.settings.database_url, spec.migration_packages)
     await provision(backing_servers.nats_url)
-    async with serving(create_app(spec), port):
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            yield client
+    async with (
+        serving(create_app(spec), port),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client,
+    ):
+        yield client
     mp.undo()
 
 
@@ -56,10 +58,7 @@ async def _sms_codes(nats_url: str, phone: str) -> list[str]:
             except nats.js.errors.NotFoundError:
                 continue
             body = json.loads(msg.data)
-            if (
-                body["data"].get("phone") == phone
-                and body["data"]["kind"] == "login_code"
-            ):
+            if body["data"].get("phone") == phone and body["data"]["kind"] == "login_code":
                 codes.append(body["data"]["params"]["code"])
         return codes
     finally:
@@ -73,9 +72,7 @@ async def login(
     sent = await client.post("/auth/codes", json={"phone": typed or phone})
     assert sent.status_code == 202, sent.text
     codes = await wait_until(lambda: _codes_after(nats_url, phone, before))
-    response = await client.post(
-        "/auth/sessions", json={"phone": phone, "code": codes[-1]}
-    )
+    response = await client.post("/auth/sessions", json={"phone": phone, "code": codes[-1]})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -102,9 +99,7 @@ async def test_a_code_logs_in_once_and_the_token_verifies_with_the_published_key
     assert caller.phone == phone and caller.account_id == session["account_id"]
 
     codes = await _sms_codes(backing_servers.nats_url, phone)
-    reused = await identity.post(
-        "/auth/sessions", json={"phone": phone, "code": codes[-1]}
-    )
+    reused = await identity.post("/auth/sessions", json={"phone": phone, "code": codes[-1]})
     assert reused.status_code == 400 and reused.json()["error"] == "code_invalid"
 
 
@@ -112,27 +107,17 @@ async def test_wrong_codes_lock_the_code_and_sending_is_limited(
     identity: httpx.AsyncClient, backing_servers: BackingServers
 ) -> None:
     phone = a_phone()
-    assert (
-        await identity.post("/auth/codes", json={"phone": phone})
-    ).status_code == 202
+    assert (await identity.post("/auth/codes", json={"phone": phone})).status_code == 202
     answers = [
-        (
-            await identity.post(
-                "/auth/sessions", json={"phone": phone, "code": "000000"}
-            )
-        ).status_code
+        (await identity.post("/auth/sessions", json={"phone": phone, "code": "000000"})).status_code
         for _ in range(6)
     ]
     assert answers[:5] == [400] * 5 and answers[5] == 429
 
     for _ in range(2):
-        assert (
-            await identity.post("/auth/codes", json={"phone": phone})
-        ).status_code == 202
+        assert (await identity.post("/auth/codes", json={"phone": phone})).status_code == 202
     limited = await identity.post("/auth/codes", json={"phone": phone})
-    assert (
-        limited.status_code == 429 and limited.json()["error"] == "code_limit_reached"
-    )
+    assert limited.status_code == 429 and limited.json()["error"] == "code_limit_reached"
 
 
 async def test_a_bad_phone_number_is_refused_by_field(
@@ -143,9 +128,7 @@ async def test_a_bad_phone_number_is_refused_by_field(
     assert response.json()["fields"][0]["field"] == "phone"
 
 
-async def _verification_events(
-    nats_url: str, verification_id: str
-) -> list[dict[str, Any]]:
+async def _verification_events(nats_url: str, verification_id: str) -> list[dict[str, Any]]:
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
@@ -204,9 +187,7 @@ async def test_a_face_check_passes_only_for_the_person_entered(
 
     assert result.json()["status"] == status
     assert again.json()["status"] == status, "a decided check never changes"
-    events = await wait_until(
-        lambda: _verification_events(backing_servers.nats_url, vid)
-    )
+    events = await wait_until(lambda: _verification_events(backing_servers.nats_url, vid))
     assert [e["type"] for e in events] == [event]
     if status == "passed":
         assert events[0]["data"]["id_number_sha256"] == id_number_sha256(LENDER_ID)
@@ -232,14 +213,10 @@ async def test_someone_else_cannot_see_or_complete_my_check(
     )
     vid = opened.json()["verification_id"]
     other = {"authorization": f"Bearer {theirs['access_token']}"}
-    assert (
-        await identity.get(f"/verifications/{vid}", headers=other)
-    ).status_code == 404
+    assert (await identity.get(f"/verifications/{vid}", headers=other)).status_code == 404
     forged = await identity.post(
         f"/verifications/{vid}/local-check", headers=other, json={"outcome": "pass"}
     )
     assert forged.status_code == 404
-    no_token = await identity.post(
-        f"/verifications/{vid}/local-check", json={"outcome": "pass"}
-    )
+    no_token = await identity.post(f"/verifications/{vid}/local-check", json={"outcome": "pass"})
     assert no_token.status_code == 401

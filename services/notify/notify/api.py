@@ -130,14 +130,10 @@ async def list_share_links(
             ),
             {"a": agreement_id, "p": phone},
         )
-    return ShareLinkList(
-        items=[ShareLink(url=f"{base}/{r.token}", **r._mapping) for r in rows]
-    )
+    return ShareLinkList(items=[ShareLink(url=f"{base}/{r.token}", **r._mapping) for r in rows])
 
 
-@router.get(
-    "/share-links/{token}", response_model=ResolvedShareLink, tags=["share links"]
-)
+@router.get("/share-links/{token}", response_model=ResolvedShareLink, tags=["share links"])
 async def resolve_share_link(token: str, request: Request) -> ResolvedShareLink:
     """What a live link points at; one answer for forged, revoked and expired ones."""
     invalid = ApiError(404, "share_link_invalid", "链接无效或已过期")
@@ -163,9 +159,7 @@ async def resolve_share_link(token: str, request: Request) -> ResolvedShareLink:
 # --- operators ----------------------------------------------------------------
 
 
-@router.get(
-    "/ops/sms", response_model=SmsList, dependencies=[Operator], tags=["operators"]
-)
+@router.get("/ops/sms", response_model=SmsList, dependencies=[Operator], tags=["operators"])
 async def recorded_sms(
     request: Request,
     phone: str | None = None,
@@ -229,9 +223,7 @@ def _where(filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def _sms(row: Any) -> SmsRecord:
     values = dict(row)
-    return SmsRecord(
-        **{**values, "id": str(values["id"]), "phone": mask_phone(values["phone"])}
-    )
+    return SmsRecord(**{**values, "id": str(values["id"]), "phone": mask_phone(values["phone"])})
 
 
 def _reminder(row: Any) -> Reminder:

@@ -30,12 +30,8 @@ def register_consumers(consumers: Consumers, settings: NotifySettings) -> None:
     """Subscribe notify's durable consumers, one per command."""
     commands = Commands(settings)
     consumers.on(Subject.SEND_SMS, "sms-send", commands.send_sms)
-    consumers.on(
-        Subject.ISSUE_SHARE_LINK, "share-link-issue", commands.issue_share_link
-    )
-    consumers.on(
-        Subject.SCHEDULE_REMINDERS, "reminders-schedule", commands.schedule_reminders
-    )
+    consumers.on(Subject.ISSUE_SHARE_LINK, "share-link-issue", commands.issue_share_link)
+    consumers.on(Subject.SCHEDULE_REMINDERS, "reminders-schedule", commands.schedule_reminders)
     consumers.on(Subject.CANCEL_REMINDERS, "reminders-cancel", cancel_reminders)
     consumers.on(Subject.CLOSE_FLOW, "flow-close", close_flow)
 
@@ -46,9 +42,7 @@ class Commands:
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
 
-    async def send_sms(
-        self, conn: AsyncConnection, envelope: Envelope, payload: SendSms
-    ) -> None:
+    async def send_sms(self, conn: AsyncConnection, envelope: Envelope, payload: SendSms) -> None:
         """Render one SMS and record it for the sender (dropped if its flow closed)."""
         await sms.queue_sms(
             conn,
@@ -70,9 +64,7 @@ class Commands:
             return
 
         expires_at = datetime.now(UTC) + timedelta(days=self.settings.share_link_days)
-        link_id = await create_share_link(
-            conn, envelope.message_id, payload, expires_at
-        )
+        link_id = await create_share_link(conn, envelope.message_id, payload, expires_at)
         log.info("share link %s issued for %s", link_id, payload.agreement_id)
 
     async def schedule_reminders(
@@ -89,9 +81,7 @@ async def cancel_reminders(
     await reminders.cancel(conn, payload.agreement_id, payload.reason)
 
 
-async def close_flow(
-    conn: AsyncConnection, envelope: Envelope, payload: CloseFlow
-) -> None:
+async def close_flow(conn: AsyncConnection, envelope: Envelope, payload: CloseFlow) -> None:
     """Record the flow as closed: revoke links, cancel reminders, drop queued SMS."""
     agreement_id = payload.agreement_id
     await sms.lock_agreement(conn, agreement_id)
@@ -111,12 +101,9 @@ async def close_flow(
         {"a": agreement_id},
     )
     cancelled = await reminders.cancel(conn, agreement_id, payload.ending)
-    dropped = await sms.drop_queued(
-        conn, agreement_id, sms.FLOW_ENDING_KINDS, "flow_closed"
-    )
+    dropped = await sms.drop_queued(conn, agreement_id, sms.FLOW_ENDING_KINDS, "flow_closed")
     log.info(
-        "flow of %s closed (%s): %d links revoked, %d reminders cancelled,"
-        " %d sms dropped",
+        "flow of %s closed (%s): %d links revoked, %d reminders cancelled, %d sms dropped",
         agreement_id,
         payload.ending,
         revoked.rowcount,

@@ -26,9 +26,7 @@ def due_at(due_date: date, local_time: time) -> datetime:
     return datetime.combine(due_date, local_time, tzinfo=CHINA)
 
 
-async def schedule(
-    conn: AsyncConnection, plan: ScheduleReminders, local_time: time
-) -> int:
+async def schedule(conn: AsyncConnection, plan: ScheduleReminders, local_time: time) -> int:
     """Store one reminder per instalment; returns how many were new."""
     await sms.lock_agreement(conn, plan.agreement_id)
     if await sms.flow_closed(conn, plan.agreement_id):

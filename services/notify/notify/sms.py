@@ -76,9 +76,7 @@ async def queue_sms(
         if await flow_closed(conn, agreement_id):
             status, error = "dropped", "flow_closed"
 
-    sms_id = await _insert(
-        conn, source_id, kind, phone, body, agreement_id, status, error
-    )
+    sms_id = await _insert(conn, source_id, kind, phone, body, agreement_id, status, error)
     if sms_id is None:
         log.info("sms for source %s already recorded", source_id)
     elif status != "queued":
@@ -140,16 +138,12 @@ async def sms_sender(runtime: Runtime) -> None:
     settings = cast(NotifySettings, runtime.settings)
     provider = build_provider(settings)
     while True:
-        delivered = await deliver_next(
-            runtime.engine, provider, settings.sms_max_attempts
-        )
+        delivered = await deliver_next(runtime.engine, provider, settings.sms_max_attempts)
         if not delivered:
             await asyncio.sleep(settings.sms_poll_seconds)
 
 
-async def deliver_next(
-    engine: AsyncEngine, provider: SmsProvider, max_attempts: int
-) -> bool:
+async def deliver_next(engine: AsyncEngine, provider: SmsProvider, max_attempts: int) -> bool:
     """Hand the oldest due queued SMS to the provider; False when none is due.
 
     The row stays locked while the provider is called: a flow closing meanwhile
@@ -184,9 +178,7 @@ async def _claim(conn: AsyncConnection) -> Row[Any] | None:
     ).first()
 
 
-async def _record_success(
-    conn: AsyncConnection, row: Row[Any], receipt: ProviderReceipt
-) -> None:
+async def _record_success(conn: AsyncConnection, row: Row[Any], receipt: ProviderReceipt) -> None:
     await conn.execute(
         text(
             "UPDATE sms_messages SET status = 'sent', sent_at = :at, provider = :p,"
@@ -200,9 +192,7 @@ async def _record_success(
             "pid": receipt.provider_message_id,
         },
     )
-    await _record_attempt(
-        conn, row.id, receipt.provider, "sent", receipt.provider_message_id
-    )
+    await _record_attempt(conn, row.id, receipt.provider, "sent", receipt.provider_message_id)
     await outbox.add(
         conn,
         Subject.SMS_DELIVERED,

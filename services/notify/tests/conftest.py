@@ -175,9 +175,7 @@ class TokenIssuer:
             "iat": now,
             "exp": now + 600,
         }
-        return jwt.encode(
-            claims, self.key, algorithm="EdDSA", headers={"kid": self.kid}
-        )
+        return jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": self.kid})
 
     def serve(self) -> None:
         """Serve the public key set from a background thread."""
@@ -305,9 +303,7 @@ class Bus:
     @staticmethod
     def envelope(payload: Contract) -> dict[str, Any]:
         """The wire body of a payload, with a fresh message id."""
-        built = Envelope(
-            type=type(payload).__name__, data=payload.model_dump(mode="json")
-        )
+        built = Envelope(type=type(payload).__name__, data=payload.model_dump(mode="json"))
         return built.model_dump(mode="json")
 
     async def publish(
@@ -318,9 +314,7 @@ class Bus:
             "Nats-Msg-Id": msg_id or body["message_id"],
             "content-type": "application/json",
         }
-        return await self.js.publish(
-            subject, json.dumps(body).encode(), headers=headers
-        )
+        return await self.js.publish(subject, json.dumps(body).encode(), headers=headers)
 
     async def send(self, subject: str, payload: Contract) -> PubAck:
         """Publish a payload in a fresh envelope."""

@@ -92,9 +92,7 @@ class Stroke(_Model):
     """One pen-down to pen-up; signature_pad's pen settings are kept, not used."""
 
     points: list[Point]
-    dot_size: float | None = Field(
-        default=None, alias="dotSize", ge=0, le=100, allow_inf_nan=False
-    )
+    dot_size: float | None = Field(default=None, alias="dotSize", ge=0, le=100, allow_inf_nan=False)
     min_width: float | None = Field(
         default=None, alias="minWidth", ge=0, le=100, allow_inf_nan=False
     )
@@ -105,9 +103,7 @@ class Stroke(_Model):
         default=None, alias="velocityFilterWeight", ge=0, le=100, allow_inf_nan=False
     )
     pen_color: str | None = Field(default=None, alias="penColor", max_length=64)
-    composite_operation: str | None = Field(
-        default=None, alias="compositeOperation", max_length=64
-    )
+    composite_operation: str | None = Field(default=None, alias="compositeOperation", max_length=64)
 
 
 class SignatureInput(_Model):
@@ -188,10 +184,7 @@ def _check_point(point: Point, where: str, sig: SignatureInput) -> None:
 def _check_extent(strokes: list[Stroke]) -> None:
     left, top, right, bottom = _bounding_box(strokes)
     short_side, long_side = sorted((right - left, bottom - top))
-    if (
-        long_side < LIMITS.min_bbox_long_side_px
-        or short_side < LIMITS.min_bbox_short_side_px
-    ):
+    if long_side < LIMITS.min_bbox_long_side_px or short_side < LIMITS.min_bbox_short_side_px:
         raise SignatureRejected("too_small", "strokes")
 
 

@@ -39,8 +39,4 @@ def days_between(start: date, end: date) -> int:
 def days_30_360(start: date, end: date) -> int:
     """Days between two dates by the 30E/360 convention (every month has 30 days)."""
     start_day, end_day = min(start.day, 30), min(end.day, 30)
-    return (
-        (end.year - start.year) * 360
-        + (end.month - start.month) * 30
-        + (end_day - start_day)
-    )
+    return (end.year - start.year) * 360 + (end.month - start.month) * 30 + (end_day - start_day)

@@ -70,9 +70,7 @@ class LprTable:
             first = self.publications[0].published_on
             raise LprError("lpr_unavailable", f"{first:%Y年%m月%d日}之前没有LPR报价")
         latest = in_force[-1]
-        return RateInForce(
-            latest.rate_percent, latest.published_on, loan_date >= self._next_due()
-        )
+        return RateInForce(latest.rate_percent, latest.published_on, loan_date >= self._next_due())
 
     def cap_in_force(self, loan_date: date) -> Decimal:
         """The interest cap (4x the one-year LPR) for a loan made on the date."""
@@ -100,9 +98,7 @@ def parse_lpr_csv(text: str) -> LprTable:
     rows = [row for row in reader if any(cell.strip() for cell in row)]
     if not rows or [cell.strip() for cell in rows[0]] != _COLUMNS:
         raise LprError("lpr_table_header", "LPR表的表头应为 published_on,rate_percent")
-    publications = tuple(
-        _publication(row, line) for line, row in enumerate(rows[1:], 2)
-    )
+    publications = tuple(_publication(row, line) for line, row in enumerate(rows[1:], 2))
     if not publications:
         raise LprError("lpr_table_empty", "LPR表没有任何报价")
     dates = [p.published_on for p in publications]

@@ -25,9 +25,7 @@ from typing import Literal, get_args
 from . import DomainError
 from .dates import add_months, days_30_360, days_between, whole_months_between
 
-RepaymentMethod = Literal[
-    "lump_sum", "interest_first", "equal_instalments", "equal_principal"
-]
+RepaymentMethod = Literal["lump_sum", "interest_first", "equal_instalments", "equal_principal"]
 DayCount = Literal["actual/365", "actual/360", "30/360"]
 
 REPAYMENT_METHODS: tuple[RepaymentMethod, ...] = get_args(RepaymentMethod)
@@ -105,20 +103,14 @@ def build_plan(
         interest = _lump_sum_interest(
             principal_fen, annual_rate_percent, loan_date, end, months, day_count
         )
-        instalment = Instalment(
-            1, end, principal_fen, interest, principal_fen + interest, 0
-        )
+        instalment = Instalment(1, end, principal_fen, interest, principal_fen + interest, 0)
         return RepaymentPlan(method, day_count, (instalment,), None)
     if months is None:
         raise PlanError("term_not_whole_months", "按月还款的借款期限须为整月")
-    return _monthly_plan(
-        method, principal_fen, annual_rate_percent, loan_date, months, day_count
-    )
+    return _monthly_plan(method, principal_fen, annual_rate_percent, loan_date, months, day_count)
 
 
-def _check_amounts(
-    principal_fen: int, rate: Decimal, method: str, day_count: str
-) -> None:
+def _check_amounts(principal_fen: int, rate: Decimal, method: str, day_count: str) -> None:
     """Refuse a non-positive principal, a negative rate or an unknown setting."""
     if principal_fen <= 0:
         raise PlanError("principal_not_positive", "借款金额必须大于零")

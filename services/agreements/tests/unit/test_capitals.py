@@ -85,26 +85,17 @@ def test_optional_zero_is_written_by_default() -> None:
 
 
 def test_optional_zero_can_be_left_out() -> None:
-    assert (
-        amount_in_words(168_032, optional_zero=False) == "人民币壹仟陆佰捌拾元叁角贰分"
-    )
-    assert (
-        amount_in_words(10_700_053, optional_zero=False) == "人民币壹拾万柒仟元伍角叁分"
-    )
+    assert amount_in_words(168_032, optional_zero=False) == "人民币壹仟陆佰捌拾元叁角贰分"
+    assert amount_in_words(10_700_053, optional_zero=False) == "人民币壹拾万柒仟元伍角叁分"
     assert amount_in_words(100_700_000, optional_zero=False) == "人民币壹佰万柒仟元整"
-    assert (
-        amount_in_words(105_000_000_000, optional_zero=False)
-        == "人民币壹拾亿伍仟万元整"
-    )
+    assert amount_in_words(105_000_000_000, optional_zero=False) == "人民币壹拾亿伍仟万元整"
     assert amount_in_words(105_000_000_000) == "人民币壹拾亿零伍仟万元整"
 
 
 def test_zero_stays_when_a_whole_wan_group_is_zero() -> None:
     # No 万 is written to separate 亿 from 伍仟, so the 零 is not optional here:
     # 壹亿伍仟元 would read like 1.5亿.
-    assert (
-        amount_in_words(10_000_500_000, optional_zero=False) == "人民币壹亿零伍仟元整"
-    )
+    assert amount_in_words(10_000_500_000, optional_zero=False) == "人民币壹亿零伍仟元整"
 
 
 def test_required_zeros_stay_when_optional_zero_is_off() -> None:
@@ -116,9 +107,7 @@ def test_required_zeros_stay_when_optional_zero_is_off() -> None:
 
 
 def test_zheng_after_jiao_is_optional_and_never_after_fen() -> None:
-    assert (
-        amount_in_words(140_950, zheng_after_jiao=True) == "人民币壹仟肆佰零玖元伍角整"
-    )
+    assert amount_in_words(140_950, zheng_after_jiao=True) == "人民币壹仟肆佰零玖元伍角整"
     assert amount_in_words(50, zheng_after_jiao=True) == "人民币伍角整"
     assert amount_in_words(600_714, zheng_after_jiao=True) == "人民币陆仟零柒元壹角肆分"
     assert amount_in_words(1_100, zheng_after_jiao=True) == "人民币壹拾壹元整"

@@ -45,9 +45,7 @@ def test_packaged_table_holds_every_change_in_the_domain_table() -> None:
 
 
 @pytest.mark.parametrize(("day", "rate", "cap"), DOMAIN_TABLE)
-def test_each_publication_is_in_force_from_its_day(
-    day: str, rate: str, cap: str
-) -> None:
+def test_each_publication_is_in_force_from_its_day(day: str, rate: str, cap: str) -> None:
     table = load_lpr_table()
     in_force = table.rate_in_force(date.fromisoformat(day))
     assert in_force.rate_percent == Decimal(rate)
@@ -83,9 +81,7 @@ SMALL = "published_on,rate_percent\n2025-05-20,3.00\n2025-06-20,3.00\n"
         (date(2026, 1, 1), True),
     ],
 )
-def test_beyond_last_entry_flags_a_table_that_may_be_stale(
-    loan_date: date, beyond: bool
-) -> None:
+def test_beyond_last_entry_flags_a_table_that_may_be_stale(loan_date: date, beyond: bool) -> None:
     in_force = parse_lpr_csv(SMALL).rate_in_force(loan_date)
     assert in_force.beyond_last_entry is beyond
     assert in_force.published_on == date(2025, 6, 20)

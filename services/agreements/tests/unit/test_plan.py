@@ -20,9 +20,7 @@ from agreements.domain.plan import (
 LOAN_DATE = date(2026, 1, 31)
 
 
-def plan(
-    method: RepaymentMethod, principal_fen: int, rate: str, months: int
-) -> RepaymentPlan:
+def plan(method: RepaymentMethod, principal_fen: int, rate: str, months: int) -> RepaymentPlan:
     return build_plan(
         method=method,
         principal_fen=principal_fen,
@@ -211,9 +209,7 @@ def test_repayment_date_whole_months_away_gives_monthly_plan() -> None:
         ),
     ],
 )
-def test_invalid_terms_are_refused_with_a_code(
-    overrides: dict[str, object], code: str
-) -> None:
+def test_invalid_terms_are_refused_with_a_code(overrides: dict[str, object], code: str) -> None:
     arguments: dict[str, object] = {
         "method": "equal_principal",
         "principal_fen": 10_000,
@@ -254,9 +250,7 @@ def _check_invariants(result: RepaymentPlan, principal: int, rate: Decimal) -> N
     for instalment in instalments:
         assert instalment.principal_fen >= 0
         assert instalment.interest_fen >= 0
-        assert (
-            instalment.total_fen == instalment.principal_fen + instalment.interest_fen
-        )
+        assert instalment.total_fen == instalment.principal_fen + instalment.interest_fen
         remaining -= instalment.principal_fen
         assert instalment.remaining_fen == remaining
     assert result.total_fen == principal + result.total_interest_fen
@@ -285,9 +279,7 @@ def test_random_plans_keep_their_invariants(method: RepaymentMethod) -> None:
             _check_monthly(result, principal, rate, months)
 
 
-def _check_monthly(
-    result: RepaymentPlan, principal: int, rate: Decimal, months: int
-) -> None:
+def _check_monthly(result: RepaymentPlan, principal: int, rate: Decimal, months: int) -> None:
     assert len(result.instalments) == months
     for instalment in result.instalments:
         outstanding = instalment.remaining_fen + instalment.principal_fen

@@ -42,9 +42,7 @@ class RunningService:
 def service_env(**settings: str) -> dict[str, str]:
     """This process's environment without JIETIAO_* settings, plus ``settings``."""
     keep = {"JIETIAO_CJK_FONT"}
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("JIETIAO_") or k in keep
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JIETIAO_") or k in keep}
     env.update({f"JIETIAO_{k.upper()}": v for k, v in settings.items()})
     return env
 
@@ -153,9 +151,7 @@ class Announcements:
 async def rendered(bus: Client) -> AsyncIterator[Announcements]:
     """Listens to jietiao.evt.documents.document.rendered during one test."""
     seen = Announcements()
-    sub = await bus.subscribe(
-        "jietiao.evt.documents.document.rendered", cb=seen.collect
-    )
+    sub = await bus.subscribe("jietiao.evt.documents.document.rendered", cb=seen.collect)
     await bus.flush()
     yield seen
     await sub.unsubscribe()

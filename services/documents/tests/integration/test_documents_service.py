@@ -141,9 +141,7 @@ def envelope_of(payload: Contract, occurred_at: datetime | None = None) -> Envel
     )
 
 
-async def send(
-    bus: Client, subject: str, envelope: Envelope, msg_id: str | None = None
-) -> None:
+async def send(bus: Client, subject: str, envelope: Envelope, msg_id: str | None = None) -> None:
     """Publish to JetStream with Nats-Msg-Id (the message id unless overridden)."""
     ack = await bus.jetstream().publish(
         subject,
@@ -396,8 +394,7 @@ async def test_unrenderable_name_is_recorded_once_and_not_retried(
     [failure] = await eventually(
         lambda: query(
             documents,
-            "SELECT reason, detail, message_id FROM render_failures"
-            " WHERE agreement_id = $1",
+            "SELECT reason, detail, message_id FROM render_failures WHERE agreement_id = $1",
             agreement_id,
         ),
         "the failed render to be recorded",
@@ -406,9 +403,7 @@ async def test_unrenderable_name_is_recorded_once_and_not_retried(
     assert failure["detail"] == "U+2A6A5"
     assert failure["message_id"] == command.message_id
 
-    info = await bus.jetstream().consumer_info(
-        "JIETIAO_COMMANDS", "documents-render-document"
-    )
+    info = await bus.jetstream().consumer_info("JIETIAO_COMMANDS", "documents-render-document")
     assert info.num_ack_pending == 0 and info.num_redelivered == 0
     await asyncio.sleep(0.5)
     assert rendered.of(agreement_id) == []
@@ -448,9 +443,7 @@ async def test_previews_are_superseded_whatever_the_arrival_order(
         return answer.json()
 
     expected = {1: True, 2: True, 3: False}
-    await eventually(
-        lambda: _superseded(listing(), expected), "previews 1 and 2 superseded"
-    )
+    await eventually(lambda: _superseded(listing(), expected), "previews 1 and 2 superseded")
     async with client(documents) as http:
         latest = await http.get(
             f"/documents/{agreement_id}/preview",
@@ -473,9 +466,7 @@ async def test_a_preview_stored_during_a_supersession_is_superseded(
     agreement_id = str(uuid.uuid4())
     issued = datetime.now(UTC)
     command = preview(agreement_id)
-    retire = envelope_of(
-        SupersedePreviews(agreement_id=agreement_id, reason="expired"), issued
-    )
+    retire = envelope_of(SupersedePreviews(agreement_id=agreement_id, reason="expired"), issued)
     engine = create_async_engine(documents.database_url)
     try:
         async with engine.connect() as storing, engine.connect() as retiring:
@@ -496,8 +487,7 @@ async def test_a_preview_stored_during_a_supersession_is_superseded(
         await engine.dispose()
     rows = await query(
         documents,
-        "SELECT superseded_at IS NOT NULL AS superseded FROM documents"
-        " WHERE agreement_id = $1",
+        "SELECT superseded_at IS NOT NULL AS superseded FROM documents WHERE agreement_id = $1",
         agreement_id,
     )
     assert [r["superseded"] for r in rows] == [True]

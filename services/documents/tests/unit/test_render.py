@@ -161,12 +161,8 @@ def test_a_character_missing_from_the_font_is_named(terms, rendered_at):
     assert raised.value.characters == ("\U00020000",)
 
 
-def test_a_signature_name_missing_from_the_font_is_named(
-    terms, signed_kwargs, signatures
-):
-    signatures[1] = render.SignatureImage(
-        **{**signatures[1].__dict__, "name": "李\U0002a6d6"}
-    )
+def test_a_signature_name_missing_from_the_font_is_named(terms, signed_kwargs, signatures):
+    signatures[1] = render.SignatureImage(**{**signatures[1].__dict__, "name": "李\U0002a6d6"})
 
     with pytest.raises(UnrenderableCharacter, match="U\\+2A6D6"):
         render_iou(terms, kind="signed", **{**signed_kwargs, "signatures": signatures})
@@ -197,9 +193,7 @@ def test_a_short_plan_fits_on_one_page(terms, rendered_at):
     assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
 
 
-def test_a_long_plan_runs_over_pages_with_every_instalment(
-    terms, rendered_at, make_plan
-):
+def test_a_long_plan_runs_over_pages_with_every_instalment(terms, rendered_at, make_plan):
     terms["plan"] = make_plan(36, 3600000, 18000)
 
     pdf = render_iou(terms, kind="preview", rendered_at=rendered_at)
@@ -288,9 +282,7 @@ def test_unknown_kind_is_refused(terms, rendered_at):
         render_iou(terms, kind="draft", rendered_at=rendered_at)  # type: ignore[arg-type]
 
 
-def test_find_font_prefers_the_explicit_path_then_the_environment(
-    monkeypatch, tmp_path
-):
+def test_find_font_prefers_the_explicit_path_then_the_environment(monkeypatch, tmp_path):
     explicit, configured = tmp_path / "a.ttf", tmp_path / "b.ttf"
     explicit.touch()
     configured.touch()
@@ -300,9 +292,7 @@ def test_find_font_prefers_the_explicit_path_then_the_environment(
     assert find_font() == str(configured)
 
 
-def test_find_font_names_the_debian_package_when_nothing_is_installed(
-    monkeypatch, tmp_path
-):
+def test_find_font_names_the_debian_package_when_nothing_is_installed(monkeypatch, tmp_path):
     monkeypatch.delenv("JIETIAO_CJK_FONT", raising=False)
     absent = ((str(tmp_path / "wqy-microhei.ttc"), "fonts-wqy-microhei"),)
     monkeypatch.setattr(render, "DEBIAN_FONTS", absent)

@@ -38,9 +38,7 @@ async def test_a_due_reminder_becomes_a_repayment_sms(
     today = datetime.now(CHINA).date()
     yesterday, later = today - timedelta(days=1), today + timedelta(days=30)
 
-    await bus.send(
-        Subject.SCHEDULE_REMINDERS, plan(agreement, borrower, yesterday, later)
-    )
+    await bus.send(Subject.SCHEDULE_REMINDERS, plan(agreement, borrower, yesterday, later))
 
     async def fired() -> list[Any] | None:
         found = await ops("/ops/reminders", agreement_id=agreement)
@@ -71,9 +69,7 @@ async def test_scheduling_twice_keeps_one_reminder_per_instalment(
     due = date(2099, 5, 4), date(2099, 6, 4)
 
     for _ in range(2):
-        ack = await bus.send(
-            Subject.SCHEDULE_REMINDERS, plan(agreement, borrower, *due)
-        )
+        ack = await bus.send(Subject.SCHEDULE_REMINDERS, plan(agreement, borrower, *due))
         await bus.handled("reminders-schedule", ack)
 
     schedule = await ops("/ops/reminders", agreement_id=agreement)
@@ -83,9 +79,7 @@ async def test_scheduling_twice_keeps_one_reminder_per_instalment(
     ]
 
 
-async def test_cancelling_stops_every_reminder_not_sent(
-    bus: Any, ops: Any, phone: Any
-) -> None:
+async def test_cancelling_stops_every_reminder_not_sent(bus: Any, ops: Any, phone: Any) -> None:
     agreement, borrower = str(uuid.uuid4()), phone()
     ack = await bus.send(
         Subject.SCHEDULE_REMINDERS,
@@ -100,6 +94,4 @@ async def test_cancelling_stops_every_reminder_not_sent(
     await bus.handled("reminders-cancel", ack)
 
     schedule = await ops("/ops/reminders", agreement_id=agreement)
-    assert {(r["status"], r["cancel_reason"]) for r in schedule} == {
-        ("cancelled", "voided")
-    }
+    assert {(r["status"], r["cancel_reason"]) for r in schedule} == {("cancelled", "voided")}

@@ -115,9 +115,7 @@ async def test_closing_the_flow_undoes_what_it_set_in_motion(
     await _schedule(bus, agreement, borrower, seqs=(1, 2))
     [link] = await links(http, issuer, agreement, lender)
 
-    ack = await bus.send(
-        Subject.CLOSE_FLOW, CloseFlow(agreement_id=agreement, ending="withdrawn")
-    )
+    ack = await bus.send(Subject.CLOSE_FLOW, CloseFlow(agreement_id=agreement, ending="withdrawn"))
     await bus.handled("flow-close", ack)
 
     revoked = await http.get(f"/share-links/{link['token']}")
@@ -136,9 +134,7 @@ async def test_after_closing_only_flow_ending_sms_go_out(
     bus: Any, phone: Any, ops: Any, wait_for: Any
 ) -> None:
     agreement, borrower = str(uuid.uuid4()), phone()
-    ack = await bus.send(
-        Subject.CLOSE_FLOW, CloseFlow(agreement_id=agreement, ending="withdrawn")
-    )
+    ack = await bus.send(Subject.CLOSE_FLOW, CloseFlow(agreement_id=agreement, ending="withdrawn"))
     await bus.handled("flow-close", ack)
 
     await bus.send(
@@ -171,9 +167,7 @@ async def test_nothing_new_starts_for_a_closed_flow(
     bus: Any, http: Any, issuer: Any, phone: Any, ops: Any
 ) -> None:
     agreement, lender, borrower = str(uuid.uuid4()), phone(), phone()
-    ack = await bus.send(
-        Subject.CLOSE_FLOW, CloseFlow(agreement_id=agreement, ending="expired")
-    )
+    ack = await bus.send(Subject.CLOSE_FLOW, CloseFlow(agreement_id=agreement, ending="expired"))
     await bus.handled("flow-close", ack)
 
     await issue(bus, agreement, holder=borrower, owner=lender)
@@ -204,25 +198,20 @@ async def test_closing_drops_sms_still_queued_but_keeps_ending_ones(
                 },
             )
 
-    ack = await bus.send(
-        Subject.CLOSE_FLOW, CloseFlow(agreement_id=agreement, ending="withdrawn")
-    )
+    ack = await bus.send(Subject.CLOSE_FLOW, CloseFlow(agreement_id=agreement, ending="withdrawn"))
     await bus.handled("flow-close", ack)
 
     found = {m["kind"]: m["status"] for m in await ops("/ops/sms", phone=borrower)}
     assert found == {"invitation": "dropped", "withdrawn": "queued"}
 
 
-async def _schedule(
-    bus: Any, agreement: str, borrower: str, seqs: tuple[int, ...]
-) -> None:
+async def _schedule(bus: Any, agreement: str, borrower: str, seqs: tuple[int, ...]) -> None:
     plan = ScheduleReminders(
         agreement_id=agreement,
         borrower_phone=borrower,
         borrower_name="王小明",
         instalments=[
-            ReminderInstalment(seq=s, due_date=f"2099-0{s}-04", total_fen=100_00)
-            for s in seqs
+            ReminderInstalment(seq=s, due_date=f"2099-0{s}-04", total_fen=100_00) for s in seqs
         ],
     )
     ack = await bus.send(Subject.SCHEDULE_REMINDERS, plan)

@@ -73,9 +73,7 @@ async def test_filters_narrow_the_operator_listing(
 ) -> None:
     to, agreement = phone(), str(uuid.uuid4())
     for kind in ("void_cancelled", "voided"):
-        await bus.send(
-            Subject.SEND_SMS, SendSms(kind=kind, phone=to, agreement_id=agreement)
-        )
+        await bus.send(Subject.SEND_SMS, SendSms(kind=kind, phone=to, agreement_id=agreement))
 
     await wait_for(lambda: _count(ops, 2, agreement_id=agreement))
     [voided] = await ops("/ops/sms", agreement_id=agreement, kind="voided")
@@ -107,9 +105,7 @@ async def test_logs_carry_no_code_and_no_phone(
     bus: Any, ops: Any, phone: Any, wait_for: Any, notify: Any
 ) -> None:
     to = phone()
-    await bus.send(
-        Subject.SEND_SMS, SendSms(kind="login_code", phone=to, params={"code": "97531"})
-    )
+    await bus.send(Subject.SEND_SMS, SendSms(kind="login_code", phone=to, params={"code": "97531"}))
     await wait_for(lambda: _with_status(ops, to, "sent"))
 
     log = notify.log_path.read_text("utf-8")

@@ -80,9 +80,7 @@ def test_variables_name_what_a_sender_must_give() -> None:
         ("birthday", {}, "kind_unknown"),
     ],
 )
-def test_bad_variables_are_refused(
-    kind: str, params: dict[str, str], code: str
-) -> None:
+def test_bad_variables_are_refused(kind: str, params: dict[str, str], code: str) -> None:
     with pytest.raises(TemplateError) as refused:
         render(kind, params, LANDING)
 

@@ -78,10 +78,7 @@ def signature(payload: Payload | None = None) -> SignatureInput:
 
 def points(count: int, t0: int = 0) -> list[dict]:
     """A plain diagonal stroke, big enough to pass the size check."""
-    return [
-        {"x": 10 + i % 200, "y": 10 + (i % 200) / 4, "time": t0 + i}
-        for i in range(count)
-    ]
+    return [{"x": 10 + i % 200, "y": 10 + (i % 200) / 4, "time": t0 + i} for i in range(count)]
 
 
 def open_png(data: bytes) -> Image.Image:
@@ -271,16 +268,12 @@ VIOLATIONS = {
         "strokes",
     ),
     "tap-sized": (
-        set_strokes(
-            [{"x": 100 + i % 4, "y": 100 + i % 3, "time": i * 8} for i in range(12)]
-        ),
+        set_strokes([{"x": 100 + i % 4, "y": 100 + i % 3, "time": i * 8} for i in range(12)]),
         "too_small",
         "strokes",
     ),
     "a flat line": (
-        set_strokes(
-            [{"x": 10 + 30 * i, "y": 50 + i % 2, "time": i} for i in range(12)]
-        ),
+        set_strokes([{"x": 10 + 30 * i, "y": 50 + i % 2, "time": i} for i in range(12)]),
         "too_small",
         "strokes",
     ),
@@ -304,12 +297,8 @@ VIOLATIONS = {
 }
 
 
-@pytest.mark.parametrize(
-    ("change", "code", "field"), VIOLATIONS.values(), ids=VIOLATIONS.keys()
-)
-def test_a_broken_limit_is_named(
-    change: Callable[[Payload], None], code: str, field: str
-) -> None:
+@pytest.mark.parametrize(("change", "code", "field"), VIOLATIONS.values(), ids=VIOLATIONS.keys())
+def test_a_broken_limit_is_named(change: Callable[[Payload], None], code: str, field: str) -> None:
     payload = copy.deepcopy(signature_payload())
     change(payload)
 
@@ -358,9 +347,7 @@ WRONG_TYPES = {
 }
 
 
-@pytest.mark.parametrize(
-    ("change", "location"), WRONG_TYPES.values(), ids=WRONG_TYPES.keys()
-)
+@pytest.mark.parametrize(("change", "location"), WRONG_TYPES.values(), ids=WRONG_TYPES.keys())
 def test_pydantic_rejects_wrong_types(
     change: Callable[[Payload], None], location: tuple[Any, ...]
 ) -> None:
@@ -374,10 +361,7 @@ def test_pydantic_rejects_wrong_types(
 
 
 def test_json_integers_fill_float_fields() -> None:
-    body = (
-        '{"strokes":[{"points":[{"x":1,"y":2,"time":3}]}],'
-        '"canvas_width":100,"canvas_height":60}'
-    )
+    body = '{"strokes":[{"points":[{"x":1,"y":2,"time":3}]}],"canvas_width":100,"canvas_height":60}'
 
     point = SignatureInput.model_validate_json(body).strokes[0].points[0]
 
