@@ -81,6 +81,23 @@ class TextFormatter(logging.Formatter):
         return redact(text.rstrip())
 
 
+class FetchTimeoutFilter(logging.Filter):
+    """Turns FastStream's traceback for an idle pull timing out into one quiet line.
+
+    nats-py can raise the builtin ``TimeoutError`` from an idle fetch where FastStream
+    expects its own subclass; FastStream then logs a traceback at ERROR and restarts
+    the consumer task. Nothing is lost, so it is logged at DEBUG without the trace.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, TimeoutError) and "raised an exception" in str(record.msg):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.msg, record.args, record.exc_info = "idle pull timed out; restarted", (), None
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
 def configure(service: str, level: str = "INFO", fmt: str = "json") -> None:
     """Route all logging to stdout in the chosen format."""
     handler = logging.StreamHandler(sys.stdout)
@@ -89,5 +106,6 @@ def configure(service: str, level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("jietiao.bus").addFilter(FetchTimeoutFilter())
     for noisy in ("uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

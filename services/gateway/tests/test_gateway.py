@@ -1,0 +1,110 @@
+"""The gateway in front of stand-in services: what it forwards and what it decides."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI, Request
+from gateway.app import build_spec
+from jietiao_shared.service import create_app
+from jietiao_stack.testing import free_port, serving
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+def fake_services(seen: list[dict[str, Any]], actions: list[str]) -> FastAPI:
+    """Stands in for agreements and signing: records what the gateway sends."""
+    app = FastAPI()
+
+    @app.get("/ious/{iou_id}/party")
+    async def party(iou_id: str) -> dict[str, Any]:
+        return {
+            "role": "borrower",
+            "name": "李四",
+            "id_number": "440524188001010014",
+            "status": "awaiting_counterparty",
+            "actions": actions,
+        }
+
+    @app.post("/signatures", status_code=201)
+    async def signatures(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        seen.append({"body": body, "headers": dict(request.headers)})
+        return {"signature_id": "s-1"}
+
+    return app
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stand_in() -> AsyncIterator[tuple[list[dict[str, Any]], list[str], str]]:
+    seen: list[dict[str, Any]] = []
+    actions = ["sign"]
+    port = free_port()
+    async with serving(fake_services(seen, actions), port):
+        yield seen, actions, f"http://127.0.0.1:{port}"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def gateway(stand_in: tuple[list[Any], list[str], str]) -> AsyncIterator[httpx.AsyncClient]:
+    _, _, url = stand_in
+    mp = pytest.MonkeyPatch()
+    mp.setenv("JIETIAO_AGREEMENTS_URL", url)
+    mp.setenv("JIETIAO_SIGNING_URL", url)
+    mp.setenv("JIETIAO_IDENTITY_URL", f"http://127.0.0.1:{free_port()}")
+    port = free_port()
+    async with (
+        serving(create_app(build_spec()), port),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client,
+    ):
+        yield client
+    mp.undo()
+
+
+async def test_the_party_role_comes_from_agreements_not_from_the_client(
+    gateway: httpx.AsyncClient, stand_in: tuple[list[dict[str, Any]], list[str], str]
+) -> None:
+    seen, _, _ = stand_in
+    response = await gateway.post(
+        "/api/ious/abc/signatures",
+        headers={"authorization": "Bearer t", "user-agent": "phone/1"},
+        json={"document_sha256": "0" * 64, "signature": {}, "party_role": "lender"},
+    )
+    assert response.status_code == 201
+    sent = seen[-1]
+    assert sent["body"]["party_role"] == "borrower"
+    assert sent["headers"]["authorization"] == "Bearer t"
+    assert sent["headers"]["x-client-ip"] == "127.0.0.1"
+
+
+async def test_signing_is_refused_when_the_iou_is_not_the_callers_to_sign(
+    gateway: httpx.AsyncClient, stand_in: tuple[list[dict[str, Any]], list[str], str]
+) -> None:
+    _, actions, _ = stand_in
+    actions.clear()
+    try:
+        response = await gateway.post(
+            "/api/ious/abc/signatures",
+            headers={"authorization": "Bearer t"},
+            json={"document_sha256": "0" * 64, "signature": {}},
+        )
+    finally:
+        actions.append("sign")
+    assert response.status_code == 409
+    assert response.json()["status"] == "awaiting_counterparty"
+
+
+async def test_a_service_that_does_not_answer_is_a_clear_503(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.post("/api/auth/codes", json={"phone": "13800138000"})
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "service_unavailable",
+        "message": "服务暂时不可用，请稍后重试",
+    }
+
+
+async def test_the_api_is_described_by_openapi(gateway: httpx.AsyncClient) -> None:
+    paths = (await gateway.get("/openapi.json")).json()["paths"]
+    assert "/api/ious/{iou_id}/void-requests/{void_id}/{answer}" in paths
+    assert "/api/auth/codes" in paths
