@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import errors, logs
+from . import errors, idempotency, logs
 from .auth import JwksVerifier
 from .bus import Consumers, make_broker, provision, publish_envelope
 from .db import make_engine, migrate
@@ -124,6 +124,8 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app.include_router(_ops_router())
     for router in spec.routers:
         app.include_router(router)
+    if spec.uses_backing_services:
+        app.middleware("http")(idempotency.middleware)
     _install_metrics(app)
     return app
 

@@ -1,0 +1,104 @@
+"""Idempotency-Key on a real service: one effect per key, the same answer on retry."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import APIRouter
+from jietiao_shared.bus import provision
+from jietiao_shared.db import migrate
+from jietiao_shared.service import ServiceSpec, create_app
+from jietiao_shared.settings import ServiceSettings
+from jietiao_stack.testing import BackingServers, free_port, serving
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+def counting_router(effects: list[dict[str, Any]]) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/things", status_code=201)
+    async def create_thing(body: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(0.2)
+        effects.append(body)
+        return {"number": len(effects)}
+
+    @router.post("/broken")
+    async def broken() -> dict[str, Any]:
+        effects.append({"broken": True})
+        raise RuntimeError("boom")
+
+    return router
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def service(
+    backing_servers: BackingServers,
+) -> AsyncIterator[tuple[httpx.AsyncClient, list[dict[str, Any]]]]:
+    url = backing_servers.database_url("shared_idempotency")
+    await migrate(url, ["jietiao_shared"])
+    await provision(backing_servers.nats_url)
+    effects: list[dict[str, Any]] = []
+    settings = ServiceSettings(database_url=url, nats_url=backing_servers.nats_url)
+    spec = ServiceSpec(
+        name="things", title="things", settings=settings, routers=[counting_router(effects)]
+    )
+    port = free_port()
+    async with (
+        serving(create_app(spec), port),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client,
+    ):
+        yield client, effects
+
+
+def headers(key: str, token: str = "Bearer a") -> dict[str, str]:
+    return {"idempotency-key": key, "authorization": token}
+
+
+async def test_a_retried_post_has_one_effect_and_the_same_answer(service: Any) -> None:
+    client, effects = service
+    before = len(effects)
+    first = await client.post("/things", json={"n": 1}, headers=headers("k-1"))
+    again = await client.post("/things", json={"n": 1}, headers=headers("k-1"))
+
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert len(effects) == before + 1
+
+
+async def test_a_double_tap_runs_once_and_the_second_is_told(service: Any) -> None:
+    client, effects = service
+    before = len(effects)
+    answers = await asyncio.gather(
+        *(client.post("/things", json={"n": 2}, headers=headers("k-2")) for _ in range(2))
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    assert len(effects) == before + 1
+
+
+async def test_the_same_key_with_another_body_is_refused(service: Any) -> None:
+    client, _ = service
+    await client.post("/things", json={"n": 3}, headers=headers("k-3"))
+    other = await client.post("/things", json={"n": 4}, headers=headers("k-3"))
+    assert other.status_code == 422 and other.json()["error"] == "idempotency_key_reused"
+
+
+async def test_keys_are_scoped_by_caller(service: Any) -> None:
+    client, effects = service
+    before = len(effects)
+    await client.post("/things", json={"n": 5}, headers=headers("k-5", "Bearer a"))
+    await client.post("/things", json={"n": 5}, headers=headers("k-5", "Bearer b"))
+    assert len(effects) == before + 2
+
+
+async def test_a_failed_request_can_be_retried(service: Any) -> None:
+    client, effects = service
+    before = len(effects)
+    for _ in range(2):
+        answer = await client.post("/broken", json={}, headers=headers("k-6"))
+        assert answer.status_code == 500
+    assert len(effects) == before + 2
