@@ -9,7 +9,7 @@ PORT   ?= 8100
 PACKAGES := shared services/agreements services/identity services/signing \
             services/notify services/documents services/gateway deploy/embedded
 
-.PHONY: run test demo bench lint typecheck system-deps clean-data
+.PHONY: run test demo bench lint typecheck system-deps clean-data dead-letters
 
 $(STAMP): requirements/dev.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ demo: $(STAMP)
 ## Many lifecycles at once against the running platform; prints throughput and latency.
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py --gateway http://127.0.0.1:$(PORT) --data-dir $(DATA)
+
+## List dead-lettered messages of the running platform (replay: see docs/operations.md).
+dead-letters: $(STAMP)
+	JIETIAO_NATS_URL=nats://127.0.0.1:$$(($(PORT) + 11)) $(BIN)/python -m jietiao_shared.deadletters list
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -9,7 +9,7 @@ from typing import Any
 import nats
 import pytest
 import pytest_asyncio
-from jietiao_shared import outbox
+from jietiao_shared import deadletters, outbox
 from jietiao_shared.bus import Consumers, make_broker, provision, publish_envelope
 from jietiao_shared.contracts import CloseFlow, Envelope, Subject, stream_for
 from jietiao_shared.db import make_engine, migrate
@@ -176,3 +176,45 @@ async def test_a_failing_handler_is_retried_then_dead_lettered(
     assert attempts.count(envelope.message_id) == 3
     assert "downstream is broken" in letters[0]["error"]
     assert letters[0]["consumer"] == "test-poison"
+
+
+async def test_a_dead_letter_is_listed_and_replayed_to_the_consumer_that_failed(
+    engine: AsyncEngine, backing_servers: BackingServers
+) -> None:
+    broker = make_broker(backing_servers.nats_url)
+    consumers = Consumers(broker, lambda: engine, service="test", max_deliver=2, backoff=[0.1])
+    healthy = False
+    handled: list[str] = []
+
+    async def fails_until_fixed(conn: AsyncConnection, envelope: Envelope, payload: Any) -> None:
+        if not healthy:
+            raise RuntimeError("not yet")
+        handled.append(envelope.message_id)
+
+    consumers.on(Subject.SUPERSEDE_PREVIEWS, "replayable", fails_until_fixed)
+    await broker.start()
+    envelope = Envelope(
+        type="SupersedePreviews", data={"agreement_id": str(uuid.uuid4()), "reason": "x"}
+    )
+    await publish_envelope(
+        broker,
+        Subject.SUPERSEDE_PREVIEWS,
+        envelope.model_dump(mode="json"),
+        {"Nats-Msg-Id": envelope.message_id},
+    )
+    nc = await nats.connect(backing_servers.nats_url)
+    js = nc.jetstream()
+
+    async def listed() -> list[deadletters.DeadLetter]:
+        return await deadletters.list_dead_letters(js, "test-replayable")
+
+    [letter] = await wait_until(listed)
+    assert letter.envelope["message_id"] == envelope.message_id
+    healthy = True
+    await deadletters.replay(js, letter.seq)
+
+    await wait_until(lambda: handled)
+    assert handled == [envelope.message_id]
+    assert await deadletters.list_dead_letters(js, "test-replayable") == []
+    await nc.close()
+    await broker.stop()
