@@ -5,6 +5,12 @@ the method and the path, so one person's key never answers another's request.
 The first request claims the key; a concurrent duplicate gets 409 while the first
 is running; a later one with the same body gets the stored answer, with a different
 body a 422. Answers of 5xx are not kept, so a failed request can be retried.
+
+The stored answer commits after the request's own transaction: if the process dies
+between the two, a retry (after the claim goes stale) runs the request again. The
+domain's own guards (status checks, one open void request, signature dedupe) keep
+such a repeat from doubling an effect on an existing IOU; a repeated create makes a
+second draft IOU that nobody signs and that expires.
 """
 
 import hashlib
@@ -19,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .errors import ApiError
 
 HEADER = "idempotency-key"
+STALE_CLAIM_SECONDS = 30.0
+"""A claim without an answer this old belongs to a process that died: take it over."""
 MAX_KEY_LENGTH = 200
 
 CallNext = Callable[[Request], Awaitable[Response]]
@@ -35,9 +43,12 @@ async def _claim(engine: AsyncEngine, scope: str, request_hash: str) -> Any:
         claimed = await conn.execute(
             text(
                 "INSERT INTO idempotency_keys (scope, request_hash) VALUES (:s, :h)"
-                " ON CONFLICT (scope) DO NOTHING"
+                " ON CONFLICT (scope) DO UPDATE SET created_at = now()"
+                " WHERE idempotency_keys.status_code IS NULL"
+                " AND idempotency_keys.request_hash = EXCLUDED.request_hash"
+                " AND idempotency_keys.created_at < now() - make_interval(secs => :stale)"
             ),
-            {"s": scope, "h": request_hash},
+            {"s": scope, "h": request_hash, "stale": STALE_CLAIM_SECONDS},
         )
         if claimed.rowcount == 1:
             return None

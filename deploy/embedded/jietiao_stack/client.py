@@ -9,6 +9,7 @@ import asyncio
 import math
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,9 +152,8 @@ class Session:
     async def download(self, iou_id: str, kind: str) -> bytes:
         """Download the latest PDF of one kind."""
         started = time.perf_counter()
-        response = await self.api.http.get(
-            f"/api/ious/{iou_id}/documents/{kind}", headers=self._headers()
-        )
+        path = f"/api/ious/{iou_id}/documents/{kind}"
+        response = await self.api._send("GET", path, self._headers(), {})
         self.api.timer("download_" + kind, time.perf_counter() - started)
         if response.status_code != 200:
             raise ApiFailure(response.status_code, response.text, f"download {kind}")
@@ -167,6 +167,8 @@ class JietiaoApi:
     base_url: str
     operator_token: str = ""
     timer: Timer = _no_timer
+    retry_seconds: float = 0.0
+    retries: int = field(default=0, init=False)
     http: httpx.AsyncClient = field(init=False)
 
     def __post_init__(self) -> None:
@@ -186,9 +188,17 @@ class JietiaoApi:
         headers: dict[str, str] | None = None,
         **kw: Any,
     ) -> Any:
-        """One timed call; an unexpected status raises :class:`ApiFailure`."""
+        """One timed call; an unexpected status raises :class:`ApiFailure`.
+
+        With ``retry_seconds`` set, a call that meets a server error or no answer is
+        retried until then, as a phone app would; a POST carries one Idempotency-Key
+        across its attempts so a retry never doubles its effect.
+        """
+        headers = dict(headers or {})
+        if method == "POST" and self.retry_seconds:
+            headers.setdefault("idempotency-key", uuid.uuid4().hex)
         started = time.perf_counter()
-        response = await self.http.request(method, path, headers=headers, **kw)
+        response = await self._send(method, path, headers, kw)
         self.timer(name, time.perf_counter() - started)
         wanted = (expect,) if isinstance(expect, int) else expect
         try:
@@ -198,6 +208,25 @@ class JietiaoApi:
         if response.status_code not in wanted:
             raise ApiFailure(response.status_code, body, f"{method} {path}")
         return body
+
+    async def _send(
+        self, method: str, path: str, headers: dict[str, str], kw: dict[str, Any]
+    ) -> httpx.Response:
+        deadline = time.monotonic() + self.retry_seconds
+        while True:
+            try:
+                response = await self.http.request(method, path, headers=headers, **kw)
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+            else:
+                retryable = response.status_code >= 500 or (
+                    response.status_code == 409 and _error_code(response) == "request_in_progress"
+                )
+                if not retryable or time.monotonic() > deadline:
+                    return response
+            self.retries += 1
+            await asyncio.sleep(0.3)
 
     async def recorded_sms(self, **filters: str) -> list[dict[str, Any]]:
         """SMS recorded by the local provider (operator API)."""
@@ -257,6 +286,13 @@ class JietiaoApi:
                     return _digits(message["text"])
             await asyncio.sleep(0.05)
         raise TimeoutError("login code SMS not recorded within 30s")
+
+
+def _error_code(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", ""))
+    except (ValueError, AttributeError):
+        return ""
 
 
 def _digits(text: str) -> str:

@@ -116,6 +116,7 @@ class Stack:
         self.config = config
         self.printer = printer
         self.children: list[Child] = []
+        self._spawned: dict[str, tuple[list[str], dict[str, str] | None, str | None]] = {}
 
     def service_env(self, service: str) -> dict[str, str]:
         """Environment of one service process: only ``JIETIAO_*`` settings."""
@@ -219,6 +220,7 @@ class Stack:
         )
         reader = asyncio.create_task(self._copy_output(name, process))
         self.children.append(Child(name, process, reader))
+        self._spawned[name] = (command, env, user)
 
     async def _copy_output(self, name: str, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
@@ -256,16 +258,35 @@ class Stack:
                 await asyncio.wait_for(child.reader, 2)
         self.children.clear()
 
-    async def restart(self, service: str) -> None:
-        """Stop one service and start it again (used by fault tests)."""
-        child = next(c for c in self.children if c.name == service)
-        child.process.terminate()
+    async def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to one child (a service, ``nats`` or ``postgres``) and reap it."""
+        child = next(c for c in self.children if c.name == name)
+        with contextlib.suppress(ProcessLookupError):
+            child.process.send_signal(sig)
         await child.process.wait()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(child.reader, 2)
         self.children.remove(child)
-        await self._spawn(
-            service, [sys.executable, "-m", service, "serve"], self.service_env(service)
-        )
-        await self._wait_healthy(service)
+
+    async def respawn(self, name: str) -> None:
+        """Start a killed child again as it was first started, and wait until it is up."""
+        command, env, user = self._spawned[name]
+        await self._spawn(name, command, env, user)
+        if name == "postgres":
+            dsn = f"postgresql://postgres@127.0.0.1:{self.config.port('postgres')}/postgres"
+            await _until(lambda: _pg_answers(dsn), "postgres", 60)
+        elif name == "nats":
+            url = (
+                f"http://127.0.0.1:{self.config.port('nats-monitor')}/healthz?js-enabled-only=true"
+            )
+            await _until(lambda: _http_ok(url), "nats", 60)
+        else:
+            await self._wait_healthy(name)
+
+    async def restart(self, name: str, sig: int = signal.SIGTERM) -> None:
+        """Stop one child with ``sig`` and start it again (used by fault tests)."""
+        await self.kill(name, sig)
+        await self.respawn(name)
 
 
 async def _until(

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import random
 import shutil
 import socket
 import subprocess
@@ -274,3 +275,37 @@ def service_env(
         monkeypatch.setenv("JIETIAO_JWKS_URL", issuer.jwks_url)
     for key, value in extra.items():
         monkeypatch.setenv(f"JIETIAO_{key.upper()}", value)
+
+
+def _ports_free(base: int) -> bool:
+    from .stack import PORT_OFFSETS
+
+    for offset in PORT_OFFSETS.values():
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", base + offset))
+            except OSError:
+                return False
+    return True
+
+
+def free_base_port() -> int:
+    """A base port whose whole block of stack ports is free right now."""
+    rng = random.Random()
+    for _ in range(50):
+        base = rng.randrange(20000, 40000, 20)
+        if _ports_free(base):
+            return base
+    raise RuntimeError("no free block of ports for a test stack")
+
+
+class StackLog:
+    """Keeps a stack's output in a file instead of the test output."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(exist_ok=True)
+        self.file = path.open("a", encoding="utf-8")
+
+    def __call__(self, name: str, line: str) -> None:
+        self.file.write(f"{name:<10}| {line}\n")
+        self.file.flush()
