@@ -15,6 +15,7 @@ from jietiao_shared.contracts import SignatureCaptured, Subject
 from jietiao_shared.errors import ApiError
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .strokes import (
     SignatureInput,
@@ -81,35 +82,16 @@ async def capture_signature(
 
     engine = request.app.state.runtime.engine
     async with engine.begin() as conn:
-        existing = (
-            await conn.execute(
-                text(
-                    "SELECT id, signed_at FROM signatures WHERE agreement_id = :a"
-                    " AND party_role = :p AND document_sha256 = :d AND strokes_sha256 = :s"
-                ),
-                {
-                    "a": body.agreement_id,
-                    "p": body.party_role,
-                    "d": body.document_sha256,
-                    "s": strokes_sha,
-                },
-            )
-        ).first()
-        if existing is not None:
-            return CapturedSignature(
-                signature_id=str(existing.id),
-                strokes_sha256=strokes_sha,
-                png_sha256=png_sha,
-                signed_at=existing.signed_at,
-            )
         signature_id = uuid.uuid4()
         signed_at = datetime.now(UTC)
-        await conn.execute(
+        inserted = await conn.execute(
             text(
                 "INSERT INTO signatures (id, agreement_id, party_role, account_id,"
                 " document_sha256, strokes, strokes_sha256, png, png_sha256,"
                 " user_agent, client_ip, signed_at) VALUES (:id, :a, :p, :acc, :d,"
                 " CAST(:strokes AS jsonb), :ss, :png, :ps, :ua, :ip, :at)"
+                " ON CONFLICT (agreement_id, party_role, document_sha256, strokes_sha256)"
+                " DO NOTHING"
             ),
             {
                 "id": signature_id,
@@ -126,6 +108,8 @@ async def capture_signature(
                 "at": signed_at,
             },
         )
+        if inserted.rowcount == 0:
+            return await _already_captured(conn, body, strokes_sha, png_sha)
         await outbox.add(
             conn,
             Subject.SIGNATURE_CAPTURED,
@@ -150,6 +134,32 @@ async def capture_signature(
         strokes_sha256=strokes_sha,
         png_sha256=png_sha,
         signed_at=signed_at,
+    )
+
+
+async def _already_captured(
+    conn: AsyncConnection, body: CaptureSignature, strokes_sha: str, png_sha: str
+) -> CapturedSignature:
+    """The signature stored for the same strokes on the same document (a double tap)."""
+    existing = (
+        await conn.execute(
+            text(
+                "SELECT id, signed_at FROM signatures WHERE agreement_id = :a"
+                " AND party_role = :p AND document_sha256 = :d AND strokes_sha256 = :s"
+            ),
+            {
+                "a": body.agreement_id,
+                "p": body.party_role,
+                "d": body.document_sha256,
+                "s": strokes_sha,
+            },
+        )
+    ).one()
+    return CapturedSignature(
+        signature_id=str(existing.id),
+        strokes_sha256=strokes_sha,
+        png_sha256=png_sha,
+        signed_at=existing.signed_at,
     )
 
 
