@@ -2,7 +2,7 @@
 
 from jietiao_shared.service import ServiceSpec
 
-from . import api, handlers, workers
+from . import api, handlers, ops, workers
 from .settings import AgreementsSettings
 
 
@@ -12,8 +12,8 @@ def build_spec() -> ServiceSpec:
         name="agreements",
         title="Jietiao agreements",
         settings=AgreementsSettings(),
-        routers=[api.router],
+        routers=[api.router, ops.router],
         register_consumers=handlers.register,
-        workers=[workers.expire_unsigned],
+        workers=[workers.expire_unsigned, workers.sweep_sagas],
         migration_packages=["jietiao_shared", "agreements"],
     )

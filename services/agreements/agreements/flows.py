@@ -6,7 +6,7 @@ it causes in the outbox, all in the caller's transaction.
 """
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jietiao_shared import outbox
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import store
 from .domain.saga import Conflict, Status, Step, next_status, other_role
+from .settings import get_settings
 from .store import Iou
 
 log = logging.getLogger(__name__)
@@ -294,7 +295,10 @@ async def try_open_void(conn: AsyncConnection, iou: Iou, request: Any) -> bool:
     used = await store.take_verification(conn, iou.id, request.requested_by, "request_void")
     if used is None:
         return False
-    await conn_update_void(conn, request.id, status="open", opened_at=datetime.now(UTC))
+    opened = datetime.now(UTC)
+    answer_hours = get_settings().void_answer_hours
+    due = opened + timedelta(hours=answer_hours) if answer_hours > 0 else None
+    await conn_update_void(conn, request.id, status="open", opened_at=opened, answer_due_at=due)
     await transition(conn, iou, Step.VOID_OPENED)
     await store.audit(
         conn,
@@ -346,19 +350,19 @@ async def try_confirm_void(conn: AsyncConnection, iou: Iou, request: Any) -> boo
         verification_id=str(used.verification_id),
     )
     await cancel_reminders(conn, iou, "voided")
-    await render(
-        conn,
-        iou,
-        "voided",
-        voided={
-            "requested_by": ROLE_NAMES[request.requested_by],
-            "reason": request.reason,
-            "confirmed_at": now.isoformat(),
-        },
-    )
+    await render(conn, iou, "voided", voided=void_details(request, now))
     for role in iou.parties:
         await sms(conn, iou, role, "voided")
     return True
+
+
+def void_details(request: Any, confirmed_at: datetime) -> dict[str, Any]:
+    """What the voided copy says about how the IOU was voided."""
+    return {
+        "requested_by": ROLE_NAMES[request.requested_by],
+        "reason": request.reason,
+        "confirmed_at": confirmed_at.isoformat(),
+    }
 
 
 async def cancel_void(conn: AsyncConnection, iou: Iou, request: Any) -> None:
@@ -369,6 +373,23 @@ async def cancel_void(conn: AsyncConnection, iou: Iou, request: Any) -> None:
         await transition(conn, iou, Step.VOID_CANCELLED)
         await sms(conn, iou, other_role(request.requested_by), "void_cancelled")
     await store.audit(conn, iou.id, request.requested_by, "void_cancelled")
+
+
+async def void_answer_overdue(conn: AsyncConnection, iou: Iou, request: Any) -> None:
+    """The other party did not answer in time: the request lapses, the IOU stays effective."""
+    await conn_update_void(
+        conn,
+        request.id,
+        status="cancelled",
+        closed_at=datetime.now(UTC),
+        answer_reason="answer_deadline_passed",
+    )
+    await transition(conn, iou, Step.VOID_CANCELLED)
+    await store.audit(
+        conn, iou.id, "system", "void_request_lapsed", reason="answer_deadline_passed"
+    )
+    await sms(conn, iou, request.requested_by, "void_cancelled")
+    await sms(conn, iou, other_role(request.requested_by), "void_cancelled")
 
 
 async def refuse_void(conn: AsyncConnection, iou: Iou, request: Any, reason: str) -> None:

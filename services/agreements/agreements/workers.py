@@ -6,7 +6,7 @@ import logging
 from jietiao_shared.service import Runtime
 from sqlalchemy import text
 
-from . import flows, store
+from . import flows, store, stuck
 from .settings import AgreementsSettings
 
 log = logging.getLogger(__name__)
@@ -41,3 +41,36 @@ async def expire_unsigned(runtime: Runtime) -> None:
         if await expire_due(runtime):
             continue
         await asyncio.sleep(settings.expiry_sweep_seconds)
+
+
+async def lapse_void_requests(runtime: Runtime, batch: int = 50) -> int:
+    """Let void requests whose answer deadline passed lapse; returns how many."""
+    lapsed = 0
+    async with runtime.engine.begin() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT v.id, v.iou_id FROM void_requests v JOIN ious i ON i.id = v.iou_id"
+                " WHERE v.status = 'open' AND v.answer_due_at < now()"
+                " ORDER BY v.answer_due_at LIMIT :n FOR UPDATE OF i SKIP LOCKED"
+            ),
+            {"n": batch},
+        )
+        for row in rows.all():
+            iou = await store.load(conn, str(row.iou_id))
+            request = await store.open_void_request(conn, str(row.iou_id))
+            if iou is None or request is None or request.status != "open":
+                continue
+            await flows.void_answer_overdue(conn, iou, request)
+            lapsed += 1
+    return lapsed
+
+
+async def sweep_sagas(runtime: Runtime) -> None:
+    """Drive stuck sagas again and lapse unanswered void requests, forever."""
+    settings = runtime.settings
+    assert isinstance(settings, AgreementsSettings)
+    while True:
+        async with runtime.engine.begin() as conn:
+            await stuck.nudge_stuck(conn, settings.stuck_after_seconds)
+        await lapse_void_requests(runtime)
+        await asyncio.sleep(settings.stuck_sweep_seconds)
