@@ -10,6 +10,7 @@ message is published to a dead-letter subject with the error.
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,11 +20,13 @@ from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+from opentelemetry.trace import SpanKind
+from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from . import logs
+from . import logs, telemetry
 from .contracts import (
     COMMANDS_STREAM,
     COMMANDS_SUBJECTS,
@@ -38,6 +41,14 @@ from .contracts import (
 )
 
 log = logging.getLogger(__name__)
+
+MESSAGES = Counter(
+    "jietiao_messages_total", "Messages taken by consumers, by outcome", ["consumer", "outcome"]
+)
+MESSAGE_SECONDS = Histogram(
+    "jietiao_message_seconds", "Time to handle one message, commit included", ["consumer"]
+)
+DEAD_LETTERS = Counter("jietiao_dead_letters_total", "Messages given up on", ["consumer"])
 
 Handler = Callable[[AsyncConnection, Envelope, Any], Awaitable[None]]
 
@@ -194,20 +205,35 @@ class Consumers:
             await msg.ack()
             return
 
-        with logs.bind(
-            message_id=envelope.message_id,
-            correlation_id=envelope.correlation_id,
-            agreement_id=getattr(payload, "agreement_id", None),
+        agreement_id = getattr(payload, "agreement_id", None)
+        started = time.perf_counter()
+        with (
+            telemetry.continued(
+                f"consume {subject}",
+                msg.headers,
+                SpanKind.CONSUMER,
+                message_id=envelope.message_id,
+                agreement_id=agreement_id,
+                consumer=durable,
+            ),
+            logs.bind(
+                message_id=envelope.message_id,
+                correlation_id=envelope.correlation_id,
+                agreement_id=agreement_id,
+            ),
         ):
             try:
                 async with self.engine_ref().begin() as conn:
-                    if await _record_handled(conn, durable, envelope, subject):
+                    fresh = await _record_handled(conn, durable, envelope, subject)
+                    if fresh:
                         await handler(conn, envelope, payload)
                     else:
                         log.info("duplicate %s skipped", envelope.type)
             except Exception as exc:
                 await self._failed(durable, subject, body, msg, exc)
                 return
+        MESSAGES.labels(durable, "handled" if fresh else "duplicate").inc()
+        MESSAGE_SECONDS.labels(durable).observe(time.perf_counter() - started)
         await msg.ack()
 
     async def _failed(
@@ -219,6 +245,7 @@ class Consumers:
         exc: Exception,
     ) -> None:
         delivered = msg.raw_message.metadata.num_delivered or 1
+        MESSAGES.labels(durable, "failed").inc()
         if delivered >= self.max_deliver:
             log.error(
                 "giving up on %s after %d attempts: %r",
@@ -258,6 +285,7 @@ class Consumers:
             stream=DEAD_LETTER_STREAM,
             timeout=5.0,
         )
+        DEAD_LETTERS.labels(durable).inc()
         log.error("dead-lettered %s from %s", message_id, subject)
 
 

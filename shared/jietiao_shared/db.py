@@ -13,9 +13,7 @@ log = logging.getLogger(__name__)
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async SQLAlchemy engine on asyncpg."""
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def asyncpg_dsn(url: str) -> str:

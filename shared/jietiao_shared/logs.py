@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from . import telemetry
+
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "jietiao_log_context", default=MappingProxyType({})
 )
@@ -62,6 +64,9 @@ class JsonFormatter(logging.Formatter):
             "msg": redact(record.getMessage()),
             **_context.get(),
         }
+        trace_id = telemetry.current_trace_id()
+        if trace_id:
+            line["trace_id"] = trace_id
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             line.update({k: redact(str(v)) for k, v in extra.items()})

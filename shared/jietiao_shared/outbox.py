@@ -11,13 +11,16 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from . import telemetry
 from .contracts import PAYLOADS, Contract, Envelope
 from .db import asyncpg_dsn
 from .logs import current_context
@@ -27,6 +30,10 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, dict[str, Any], dict[str, str]], Awaitable[None]]
 
 WAKE_CHANNEL = "jietiao_outbox"
+
+PUBLISHED = Counter("jietiao_outbox_published_total", "Outbox messages published", ["subject"])
+PENDING = Gauge("jietiao_outbox_pending", "Outbox messages not yet published")
+OLDEST = Gauge("jietiao_outbox_lag_seconds", "Age of the oldest unpublished outbox message")
 
 
 async def add(
@@ -47,7 +54,7 @@ async def add(
         causation_id=causation_id or current_context().get("message_id"),
         data=payload.model_dump(mode="json"),
     )
-    headers = {"Nats-Msg-Id": envelope.message_id}
+    headers = telemetry.inject({"Nats-Msg-Id": envelope.message_id})
     await conn.execute(
         text(
             "INSERT INTO outbox (id, subject, envelope, headers)"
@@ -85,8 +92,12 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until cancelled."""
         listener = await self._listen()
+        observed = 0.0
         try:
             while True:
+                if time.monotonic() - observed > 2.0:
+                    observed = time.monotonic()
+                    await self._observe()
                 try:
                     sent = await self.drain()
                 except Exception:
@@ -130,12 +141,32 @@ class OutboxRelay:
                     )
                     break
                 sent.append(row.id)
+                PUBLISHED.labels(row.subject).inc()
             if sent:
                 await conn.execute(
                     text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)"),
                     {"ids": sent},
                 )
         return len(sent)
+
+    async def _observe(self) -> None:
+        """Update the outbox lag gauges."""
+        try:
+            async with self.engine.connect() as conn:
+                row = (
+                    await conn.execute(
+                        text(
+                            "SELECT count(*) AS n, coalesce(extract(epoch FROM"
+                            " now() - min(created_at)), 0) AS lag"
+                            " FROM outbox WHERE sent_at IS NULL"
+                        )
+                    )
+                ).one()
+        except Exception:
+            log.warning("outbox lag not measured", exc_info=True)
+            return
+        PENDING.set(row.n)
+        OLDEST.set(float(row.lag))
 
     async def _listen(self) -> asyncpg.Connection | None:
         try:

@@ -18,11 +18,12 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import errors, idempotency, logs
+from . import errors, idempotency, logs, telemetry
 from .auth import JwksVerifier
 from .bus import Consumers, make_broker, provision, publish_envelope
 from .db import make_engine, migrate
@@ -71,6 +72,8 @@ class ServiceSpec:
     on_startup: Callable[[Runtime, FastAPI], Awaitable[None]] | None = None
     on_shutdown: Callable[[Runtime, FastAPI], Awaitable[None]] | None = None
     uses_backing_services: bool = True
+    # Extra readiness checks: name -> "ok" or a reason; anything but "ok" is a 503.
+    readiness: Callable[[Runtime], Awaitable[dict[str, str]]] | None = None
 
 
 def _lazy_engine(holder: dict[str, AsyncEngine]) -> Callable[[], AsyncEngine]:
@@ -119,6 +122,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app = FastAPI(title=spec.title, lifespan=lifespan)
     app.state.settings = settings
     app.state.uses_backing_services = spec.uses_backing_services
+    app.state.readiness = spec.readiness
     app.state.verifier = JwksVerifier(settings.jwks_url)
     errors.install(app)
     app.include_router(_ops_router())
@@ -179,6 +183,8 @@ def _ops_router() -> APIRouter:
         connection = getattr(runtime.broker, "_connection", None)
         if connection is None or not connection.is_connected:
             checks["bus"] = "down"
+        if request.app.state.readiness is not None:
+            checks.update(await request.app.state.readiness(runtime))
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(checks, status_code=200 if ready else 503)
 
@@ -193,9 +199,13 @@ def _install_metrics(app: FastAPI) -> None:
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Any:
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
+        name = f"{request.method} {request.url.path}"
+        with telemetry.continued(name, request.headers, SpanKind.SERVER) as span:
+            response = await call_next(request)
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            span.update_name(f"{request.method} {path}")
+            span.set_attribute("http.status_code", response.status_code)
         HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
         HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
         return response
@@ -209,6 +219,9 @@ def main(build_spec: Callable[[], ServiceSpec]) -> None:
     spec = build_spec()
     settings = spec.settings
     logs.configure(spec.name, settings.log_level, settings.log_format)
+    telemetry.configure(
+        spec.name, settings.otel_exporter, settings.otel_endpoint, settings.otel_file
+    )
     if args.command == "migrate" and not spec.migration_packages:
         log.info("no database to migrate")
     elif args.command == "migrate":

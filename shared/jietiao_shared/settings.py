@@ -22,3 +22,6 @@ class ServiceSettings(BaseSettings):
     retry_backoff_seconds: list[float] = [0.5, 2.0, 5.0, 15.0, 30.0]
     outbox_poll_seconds: float = 1.0
     stream_replicas: int = 1
+    otel_exporter: str = "none"
+    otel_endpoint: str | None = None
+    otel_file: str | None = None

@@ -58,6 +58,8 @@ async def stack() -> AsyncIterator[Stack]:
         extra_env={
             "JIETIAO_CODE_MIN_INTERVAL_SECONDS": "0",
             "JIETIAO_EXPIRY_SWEEP_SECONDS": "0.5",
+            "JIETIAO_OTEL_EXPORTER": "file",
+            "JIETIAO_OTEL_FILE": str(data_dir / "spans" / "{service}.jsonl"),
         },
     )
     log_path = Path("artifacts") / "e2e-stack.log"

@@ -6,6 +6,8 @@ import httpx
 from fastapi import Request
 from fastapi.responses import Response
 from jietiao_shared.errors import ApiError
+from jietiao_shared.telemetry import inject, tracer
+from opentelemetry.trace import SpanKind
 
 FORWARDED_HEADERS = (
     "authorization",
@@ -48,9 +50,15 @@ class Upstreams:
         if content is not None:
             headers["content-type"] = request.headers.get("content-type", "application/json")
         try:
-            return await self.client.request(
-                method, url, json=json, content=content, params=params, headers=headers
-            )
+            with tracer().start_as_current_span(f"{method} {url}", kind=SpanKind.CLIENT):
+                return await self.client.request(
+                    method,
+                    url,
+                    json=json,
+                    content=content,
+                    params=params,
+                    headers=inject(headers),
+                )
         except httpx.HTTPError as exc:
             raise ApiError(503, "service_unavailable", "服务暂时不可用，请稍后重试") from exc
 
