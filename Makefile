@@ -9,7 +9,7 @@ PORT   ?= 8100
 PACKAGES := shared services/agreements services/identity services/signing \
             services/notify services/documents services/gateway deploy/embedded
 
-.PHONY: run test demo bench lint typecheck system-deps clean-data dead-letters
+.PHONY: run test demo bench lint typecheck system-deps clean-data dead-letters docs
 
 $(STAMP): requirements/dev.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ bench: $(STAMP)
 ## List dead-lettered messages of the running platform (replay: see docs/operations.md).
 dead-letters: $(STAMP)
 	JIETIAO_NATS_URL=nats://127.0.0.1:$$(($(PORT) + 11)) $(BIN)/python -m jietiao_shared.deadletters list
+
+## Regenerate the API documents in docs/ from the code (a test fails when they drift).
+docs: $(STAMP)
+	mkdir -p docs/asyncapi docs/openapi
+	for s in agreements identity signing notify documents; do \
+	  $(BIN)/python -m $$s asyncapi > docs/asyncapi/$$s.json; done
+	$(BIN)/python -m gateway openapi > docs/openapi/gateway.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

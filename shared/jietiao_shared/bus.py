@@ -162,6 +162,7 @@ class Consumers:
         self.service = service
         self.max_deliver = max_deliver
         self.backoff = backoff
+        self.subscriptions: list[tuple[str, str, str]] = []
 
     def on(self, subject: str, name: str, handler: Handler) -> None:
         """Run ``handler(conn, envelope, payload)`` once per message on ``subject``.
@@ -170,6 +171,7 @@ class Consumers:
         """
         durable = f"{self.service}-{name}"
         model = PAYLOADS[subject]
+        self.subscriptions.append((subject, durable, (handler.__doc__ or "").strip()))
         # One message per fetch: nats-py waits for a larger batch to fill until the
         # fetch timeout, which would delay every saga step by that much.
 

@@ -283,3 +283,21 @@ def stream_for(subject: str) -> str:
     if subject.startswith(DEAD_LETTER_PREFIX + "."):
         return DEAD_LETTER_STREAM
     raise ValueError(f"no stream captures subject {subject!r}")
+
+
+SENT_BY: dict[str, tuple[str, ...]] = {
+    Subject.VERIFICATION_PASSED: ("identity",),
+    Subject.VERIFICATION_FAILED: ("identity",),
+    Subject.SIGNATURE_CAPTURED: ("signing",),
+    Subject.DOCUMENT_RENDERED: ("documents",),
+    Subject.SMS_DELIVERED: ("notify",),
+    Subject.IOU_STATUS_CHANGED: ("agreements",),
+    Subject.RENDER_DOCUMENT: ("agreements",),
+    Subject.SUPERSEDE_PREVIEWS: ("agreements",),
+    Subject.SEND_SMS: ("agreements", "identity"),
+    Subject.ISSUE_SHARE_LINK: ("agreements",),
+    Subject.SCHEDULE_REMINDERS: ("agreements",),
+    Subject.CANCEL_REMINDERS: ("agreements",),
+    Subject.CLOSE_FLOW: ("agreements",),
+}
+"""Which services publish each subject (through their outbox)."""

@@ -9,6 +9,7 @@ relay and the workers, and stops all of it in reverse order.
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import errors, idempotency, logs, telemetry
+from . import asyncapi, errors, idempotency, logs, telemetry
 from .auth import JwksVerifier
 from .bus import Consumers, make_broker, provision, publish_envelope
 from .db import make_engine, migrate
@@ -121,6 +122,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
 
     app = FastAPI(title=spec.title, lifespan=lifespan)
     app.state.settings = settings
+    app.state.consumers = consumers
     app.state.uses_backing_services = spec.uses_backing_services
     app.state.readiness = spec.readiness
     app.state.verifier = JwksVerifier(settings.jwks_url)
@@ -211,10 +213,18 @@ def _install_metrics(app: FastAPI) -> None:
         return response
 
 
+def describe(spec: ServiceSpec, kind: str) -> dict[str, Any]:
+    """The service's AsyncAPI (bus) or OpenAPI (HTTP) document."""
+    app = create_app(spec)
+    if kind == "openapi":
+        return app.openapi()
+    return asyncapi.document(spec.name, app.state.consumers)
+
+
 def main(build_spec: Callable[[], ServiceSpec]) -> None:
     """Command line of every service: ``serve``, ``migrate`` or ``provision``."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["serve", "migrate", "provision"])
+    parser.add_argument("command", choices=["serve", "migrate", "provision", "asyncapi", "openapi"])
     args = parser.parse_args()
     spec = build_spec()
     settings = spec.settings
@@ -222,6 +232,11 @@ def main(build_spec: Callable[[], ServiceSpec]) -> None:
     telemetry.configure(
         spec.name, settings.otel_exporter, settings.otel_endpoint, settings.otel_file
     )
+    if args.command in ("asyncapi", "openapi"):
+        print(
+            json.dumps(describe(spec, args.command), ensure_ascii=False, indent=2, sort_keys=True)
+        )  # noqa: T201
+        return
     if args.command == "migrate" and not spec.migration_packages:
         log.info("no database to migrate")
     elif args.command == "migrate":

@@ -2,6 +2,8 @@
 
 Only a reader of a document (a phone the render command named) learns anything
 about it. Everyone else gets the same 404 as when nothing is rendered yet.
+Every download is recorded (account, time, kind, version, SHA-256) in the same
+transaction that reads the PDF, and the parties can list those records.
 """
 
 import re
@@ -31,6 +33,17 @@ class DocumentSummary(BaseModel):
     size: int
     rendered_at: datetime
     superseded: bool
+
+
+class DownloadRecord(BaseModel):
+    """One recorded download of a document version."""
+
+    account_id: str
+    by_me: bool
+    downloaded_at: datetime
+    kind: DocumentKind
+    version: int
+    sha256: str
 
 
 def not_ready() -> ApiError:
@@ -70,6 +83,37 @@ async def list_documents(
     return documents
 
 
+@router.get("/{agreement_id}/downloads", response_model=list[DownloadRecord])
+async def list_downloads(
+    agreement_id: AgreementId, caller: CurrentCaller, request: Request
+) -> list[DownloadRecord]:
+    """Who downloaded which document version of an agreement, oldest first.
+
+    Only for a reader of one of the agreement's documents; 404 otherwise.
+    """
+    async with _engine(request).connect() as conn:
+        reader = (
+            await conn.execute(
+                text(
+                    "SELECT 1 FROM documents WHERE agreement_id = :a"
+                    " AND :phone = ANY(readers) LIMIT 1"
+                ),
+                {"a": agreement_id, "phone": caller.phone},
+            )
+        ).first()
+        if reader is None:
+            raise not_ready()
+        rows = await conn.execute(
+            text(
+                "SELECT account_id, account_id = :me AS by_me, downloaded_at, kind,"
+                " version, sha256 FROM document_downloads WHERE agreement_id = :a"
+                " ORDER BY downloaded_at, id"
+            ),
+            {"a": agreement_id, "me": caller.account_id},
+        )
+        return [DownloadRecord.model_validate(row._mapping) for row in rows]
+
+
 @router.get("/{agreement_id}/{kind}", response_class=Response)
 async def download_document(
     agreement_id: AgreementId,
@@ -78,7 +122,7 @@ async def download_document(
     request: Request,
 ) -> Response:
     """The latest version of one kind as a PDF attachment, for its readers only."""
-    async with _engine(request).connect() as conn:
+    async with _engine(request).begin() as conn:
         row = (
             await conn.execute(
                 text(
@@ -92,8 +136,21 @@ async def download_document(
                 {"a": agreement_id, "k": kind, "phone": caller.phone},
             )
         ).first()
-    if row is None:
-        raise not_ready()
+        if row is None:
+            raise not_ready()
+        await conn.execute(
+            text(
+                "INSERT INTO document_downloads (agreement_id, kind, version, sha256,"
+                " account_id) VALUES (:a, :k, :v, :sha, :who)"
+            ),
+            {
+                "a": agreement_id,
+                "k": kind,
+                "v": row.version,
+                "sha": row.sha256,
+                "who": caller.account_id,
+            },
+        )
     headers = {
         "Content-Disposition": (f'attachment; filename="{attachment_name(agreement_id, kind)}"'),
         "X-Document-SHA256": row.sha256,

@@ -14,6 +14,12 @@ renderer rejects, a signature of another agreement) is recorded in
 nothing. A signature that has not arrived yet is not poison: the handler raises
 :class:`SignatureNotYetReceived` and the shared consumer retries with backoff, then
 dead-letters after ``max_deliver`` attempts.
+
+Sealing: signed and voided copies are stored only sealed (see :mod:`.seal`). A seal
+that cannot be made (certificate missing or expired, timestamp authority down) is
+not poison either: the handler raises, nothing is stored or announced, and the
+command is retried, then dead-lettered. A voided copy is the stored signed copy
+with a void seal added, so it waits (retries) until the signed copy is stored.
 """
 
 import asyncio
@@ -42,7 +48,15 @@ from jietiao_shared.personal import PersonalDataError, normalise_phone
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .render import AuditEntry, SignatureImage, UnrenderableCharacter, render_iou
+from .render import (
+    AuditEntry,
+    SignatureImage,
+    UnrenderableCharacter,
+    render_iou,
+    render_iou_layout,
+    render_void_stamp,
+)
+from .seal import Sealer, SealUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +70,10 @@ class SignatureNotYetReceived(Exception):
     def __init__(self, signature_ids: Sequence[str]) -> None:
         super().__init__(f"waiting for signature(s) {', '.join(signature_ids)}")
         self.signature_ids = tuple(signature_ids)
+
+
+class SignedCopyNotYetStored(Exception):
+    """A voided copy needs the sealed signed copy, which is not stored yet."""
 
 
 class SignatureMismatch(ValueError):
@@ -79,8 +97,9 @@ class StoredDocument:
 class DocumentHandlers:
     """The consumers of the documents service, bound to the font it renders with."""
 
-    def __init__(self, font_path: str | None = None) -> None:
+    def __init__(self, font_path: str | None = None, sealer: Sealer | None = None) -> None:
         self.font_path = font_path
+        self.sealer = sealer
 
     def register(self, consumers: Consumers) -> None:
         """Subscribe the handlers; durables are named ``documents-<name>``."""
@@ -128,13 +147,56 @@ class DocumentHandlers:
         fingerprint: str,
     ) -> StoredDocument | None:
         rendered_at = envelope.occurred_at
+        sealer = self._sealer() if cmd.kind != "preview" else None
+        signed_copy = await latest_signed_pdf(conn, cmd) if cmd.kind == "voided" else None
         try:
             signatures = await signature_images(conn, cmd)
-            pdf = await asyncio.to_thread(self.render, cmd, signatures, rendered_at)
+            if sealer is None:
+                pdf = await asyncio.to_thread(self.render, cmd, signatures, rendered_at)
+            else:
+                pdf = await asyncio.to_thread(
+                    self.render_sealed, sealer, cmd, signatures, rendered_at, signed_copy
+                )
         except PERMANENT_ERRORS as exc:
             await record_failure(conn, envelope, cmd, exc)
             return None
         return await store_document(conn, cmd, pdf, rendered_at, fingerprint)
+
+    def _sealer(self) -> Sealer:
+        """The sealer, checked before any work: raises (retry) when it cannot seal."""
+        if self.sealer is None:
+            raise SealUnavailable("missing", "no seal configured")
+        try:
+            self.sealer.material()
+        except SealUnavailable as exc:
+            log.error("cannot seal (%s); render put back for a retry", exc.state)
+            raise
+        return self.sealer
+
+    def render_sealed(
+        self,
+        sealer: Sealer,
+        cmd: RenderDocument,
+        signatures: list[SignatureImage],
+        rendered_at: datetime,
+        signed_copy: bytes | None,
+    ) -> bytes:
+        """A sealed signed copy, or a voided copy sealed on top of ``signed_copy``."""
+        if cmd.kind == "voided":
+            assert signed_copy is not None and cmd.voided is not None
+            # Render first: a void detail the font cannot draw is a permanent failure.
+            stamp = render_void_stamp(cmd.terms, cmd.voided, font_path=self.font_path)
+            return sealer.seal_voided(signed_copy, stamp, str(cmd.voided.get("reason", "")))
+        audit = [AuditEntry(a.at, a.actor, a.action, a.detail) for a in cmd.audit]
+        rendered = render_iou_layout(
+            cmd.terms,
+            kind=cmd.kind,
+            signatures=signatures,
+            audit=audit,
+            rendered_at=rendered_at,
+            font_path=self.font_path,
+        )
+        return sealer.seal_signed(rendered.pdf, rendered.void_box)
 
     def render(
         self,
@@ -242,6 +304,24 @@ def normalised_readers(readers: Sequence[str]) -> list[str]:
         except PersonalDataError:
             out.add(reader.strip())
     return sorted(out)
+
+
+async def latest_signed_pdf(conn: AsyncConnection, cmd: RenderDocument) -> bytes:
+    """The stored (sealed) signed copy a voided copy is built on; retries until stored."""
+    if not cmd.voided:
+        raise ValueError("a voided document needs the void details")
+    row = (
+        await conn.execute(
+            text(
+                "SELECT pdf FROM documents WHERE agreement_id = :a AND kind = 'signed'"
+                " ORDER BY version DESC LIMIT 1"
+            ),
+            {"a": cmd.agreement_id},
+        )
+    ).first()
+    if row is None:
+        raise SignedCopyNotYetStored(f"no signed copy of {cmd.agreement_id} stored yet")
+    return bytes(row.pdf)
 
 
 async def find_document(conn: AsyncConnection, cmd: RenderDocument) -> StoredDocument | None:

@@ -32,6 +32,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
     Image,
+    KeepInFrame,
     KeepTogether,
     PageBreak,
     Paragraph,
@@ -88,6 +89,9 @@ _GRID = colors.HexColor("#9e9e9e")
 _SHADE = colors.HexColor("#eeeeee")
 _TEXT_WHITESPACE = "\n\r\t"
 _VOID_NOTE = "本借条已经双方确认作废，不再具有法律效力"
+VOID_BAND_WIDTH = _BODY_W
+VOID_BAND_HEIGHT = 12 * mm
+_VOID_BAND_CAPTION = "作废登记栏 · 本栏空白即本借条未作废"
 
 # reportlab does not promise thread safety and TTFont keeps subset state.
 _LOCK = threading.Lock()
@@ -134,6 +138,25 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class SealBox:
+    """Where the signed copy keeps its empty void-seal field: page index and rectangle."""
+
+    page: int
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+@dataclass(frozen=True)
+class RenderedPdf:
+    """A rendered PDF and, for a signed copy, the box reserved for a void seal."""
+
+    pdf: bytes
+    void_box: SealBox | None
+
+
+@dataclass(frozen=True)
 class _Styles:
     title: ParagraphStyle
     heading: ParagraphStyle
@@ -143,6 +166,7 @@ class _Styles:
     small: ParagraphStyle
     void: ParagraphStyle
     void_title: ParagraphStyle
+    void_small: ParagraphStyle
 
 
 @dataclass(frozen=True)
@@ -155,6 +179,7 @@ class _Doc:
     voided: Mapping[str, Any] | None
     font: str
     s: _Styles
+    void_box: list[SealBox]
 
 
 def find_font(explicit: str | None = None) -> str:
@@ -185,11 +210,39 @@ def render_iou(
     font_path: str | None = None,
 ) -> bytes:
     """Render the IOU of ``terms`` as ``kind`` and return the PDF bytes."""
+    return render_iou_layout(
+        terms,
+        kind=kind,
+        signatures=signatures,
+        audit=audit,
+        rendered_at=rendered_at,
+        voided=voided,
+        font_path=font_path,
+    ).pdf
+
+
+def render_iou_layout(
+    terms: Mapping[str, Any],
+    *,
+    kind: Kind,
+    signatures: Sequence[SignatureImage] = (),
+    audit: Sequence[AuditEntry] = (),
+    rendered_at: datetime,
+    voided: Mapping[str, Any] | None = None,
+    font_path: str | None = None,
+) -> RenderedPdf:
+    """Like :func:`render_iou`, also telling where a signed copy's void band is.
+
+    A signed copy carries, under its title, an empty band (作废登记栏) that the
+    sealing step reserves as an empty signature field: a later void seal fills it
+    without touching the sealed content.
+    """
     _check_request(terms, kind, rendered_at, voided)
     font = _register_font(find_font(font_path))
     _check_glyphs(font, _input_texts(terms, signatures, audit, voided))
-    doc = _Doc(terms, kind, signatures, audit, rendered_at, voided, font, _styles(font))
-    return _build(doc)
+    doc = _Doc(terms, kind, signatures, audit, rendered_at, voided, font, _styles(font), [])
+    pdf = _build(doc)
+    return RenderedPdf(pdf, doc.void_box[-1] if doc.void_box else None)
 
 
 # --- checks -------------------------------------------------------------------
@@ -293,6 +346,7 @@ def _styles(font: str) -> _Styles:
         small=style("small", 8.5, textColor=colors.HexColor("#424242")),
         void=style("void", 10, textColor=_RED),
         void_title=style("void_title", 18, textColor=_RED, alignment=TA_CENTER),
+        void_small=style("void_small", 7.5, textColor=_RED),
     )
 
 
@@ -356,6 +410,8 @@ def _story(doc: _Doc) -> list[Flowable]:
     story: list[Flowable] = [_p("借条", doc.s.title)]
     if doc.kind == "voided":
         story.append(_void_notice(doc))
+    elif doc.kind == "signed":
+        story.append(_VoidBand(doc))
     story += [*_statement(doc), _parties_table(doc), *_terms(doc), *_plan(doc)]
     story.append(_signature_block(doc))
     if doc.kind != "preview":
@@ -604,6 +660,69 @@ def _audit_table(doc: _Doc) -> Flowable:
         rows.append([_p(text, doc.s.small) for text in texts])
     widths = [44 * mm, 34 * mm, 30 * mm, _BODY_W - 108 * mm]
     return Table(rows, colWidths=widths, repeatRows=1, style=_grid(header=True))
+
+
+class _VoidBand(Flowable):  # type: ignore[misc]
+    """The empty 作废登记栏 of a signed copy; records where it was drawn."""
+
+    def __init__(self, doc: _Doc) -> None:
+        super().__init__()
+        self.doc = doc
+        self.spaceAfter = 2 * mm
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        return VOID_BAND_WIDTH, VOID_BAND_HEIGHT
+
+    def draw(self) -> None:
+        canvas = self.canv
+        x, y = canvas.absolutePosition(0, 0)
+        page = canvas.getPageNumber() - 1
+        box = SealBox(page, x, y, x + VOID_BAND_WIDTH, y + VOID_BAND_HEIGHT)
+        self.doc.void_box.append(box)
+        canvas.saveState()
+        canvas.setStrokeColor(_GRID)
+        canvas.setDash(2, 2)
+        canvas.rect(0, 0, VOID_BAND_WIDTH, VOID_BAND_HEIGHT)
+        canvas.setFont(self.doc.font, 8)
+        canvas.setFillColor(colors.HexColor("#9e9e9e"))
+        canvas.drawCentredString(VOID_BAND_WIDTH / 2, VOID_BAND_HEIGHT / 2 - 3, _VOID_BAND_CAPTION)
+        canvas.restoreState()
+
+
+def render_void_stamp(
+    terms: Mapping[str, Any],
+    voided: Mapping[str, Any],
+    *,
+    font_path: str | None = None,
+) -> bytes:
+    """A one-page PDF the size of the void band: 作废, 已作废 and the void details.
+
+    The sealing step uses it as the appearance of the void seal.
+    """
+    font = _register_font(find_font(font_path))
+    _check_glyphs(font, _strings(voided, "voided"))
+    doc = _Doc(terms, "voided", (), (), datetime.now(SHANGHAI), voided, font, _styles(font), [])
+    (who_k, who), (why_k, why), (when_k, when) = _void_rows(doc)
+    lines = [f"{VOID_MARK} — {_VOID_NOTE}", f"{who_k}：{who}　{when_k}：{when}", f"{why_k}：{why}"]
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=(VOID_BAND_WIDTH, VOID_BAND_HEIGHT), invariant=1)
+    with _LOCK:
+        canvas.setFillColor(colors.white)
+        canvas.rect(0, 0, VOID_BAND_WIDTH, VOID_BAND_HEIGHT, stroke=0, fill=1)
+        canvas.setStrokeColor(_RED)
+        canvas.setLineWidth(2)
+        canvas.rect(1, 1, VOID_BAND_WIDTH - 2, VOID_BAND_HEIGHT - 2)
+        canvas.setFillColor(_RED)
+        canvas.setFont(font, 24)
+        canvas.drawCentredString(16 * mm, VOID_BAND_HEIGHT / 2 - 8, "作废")
+        story = [_p(line, doc.s.void_small) for line in lines]
+        frame_w, frame_h = VOID_BAND_WIDTH - 36 * mm, VOID_BAND_HEIGHT - 1.5 * mm
+        fitted = KeepInFrame(frame_w, frame_h, story, mode="shrink")
+        _, used = fitted.wrapOn(canvas, frame_w, frame_h)
+        fitted.drawOn(canvas, 33 * mm, 0.75 * mm + frame_h - used)
+        canvas.showPage()
+        canvas.save()
+    return out.getvalue()
 
 
 # --- page furniture -------------------------------------------------------------

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import nats
@@ -80,9 +81,24 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("documents-service")
 
 
+@pytest.fixture
+def process_helpers() -> SimpleNamespace:
+    """``service_env`` and ``stop``, for tests that start a process of their own."""
+    return SimpleNamespace(service_env=service_env, stop=stop)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The service's data folder (JIETIAO_DATA_DIR): its local seal PKI lives there."""
+    return tmp_path_factory.mktemp("documents-data")
+
+
 @pytest_asyncio.fixture(scope="module")
 async def documents(
-    backing_servers: BackingServers, token_issuer: TestTokenIssuer, log_dir: Path
+    backing_servers: BackingServers,
+    token_issuer: TestTokenIssuer,
+    log_dir: Path,
+    data_dir: Path,
 ) -> AsyncIterator[RunningService]:
     """The documents service, migrated, with quick retries for the order tests."""
     try:
@@ -104,6 +120,7 @@ async def documents(
         outbox_poll_seconds="0.2",
         max_deliver="20",
         retry_backoff_seconds="[0.2, 0.5, 1.0]",
+        data_dir=str(data_dir),
     )
     log = await asyncio.to_thread(log_path.open, "wb")
     proc = await asyncio.create_subprocess_exec(

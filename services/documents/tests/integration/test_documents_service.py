@@ -5,15 +5,31 @@ import base64
 import hashlib
 import inspect
 import io
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from documents.handlers import DocumentHandlers, store_document
+from documents.seal import (
+    SEAL_FIELD,
+    VOID_FIELD,
+    SealConfig,
+    Sealer,
+    SealUnavailable,
+    all_pass,
+    ensure_local_pki,
+    issue_certificate,
+    validate,
+)
 from jietiao_shared.contracts import (
     AuditLine,
     Contract,
@@ -25,6 +41,7 @@ from jietiao_shared.contracts import (
     SupersedePreviews,
 )
 from jietiao_shared.db import asyncpg_dsn
+from jietiao_stack.testing import free_port
 from nats.aio.client import Client
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
@@ -491,3 +508,212 @@ async def test_a_preview_stored_during_a_supersession_is_superseded(
         agreement_id,
     )
     assert [r["superseded"] for r in rows] == [True]
+
+
+# --- sealing and download records ----------------------------------------------
+
+SIGNED_AT = datetime(2026, 12, 4, 6, 3, 5, tzinfo=UTC)
+
+
+def sealing_signatures(agreement_id: str) -> list[SignatureOnDocument]:
+    return [
+        SignatureOnDocument(
+            signature_id=str(uuid.uuid4()),
+            party_role=role,
+            name=name,
+            signed_at=SIGNED_AT + timedelta(minutes=i),
+            document_sha256=PREVIEW_SHA,
+            verification_id=f"ver-{role}-{i}",
+        )
+        for i, (role, name) in enumerate((("lender", "张三"), ("borrower", "李四")))
+    ]
+
+
+def sealing_command(agreement_id: str, kind: str, on_doc: list[SignatureOnDocument]) -> Any:
+    voided = None
+    if kind == "voided":
+        voided = {
+            "requested_by": "borrower",
+            "reason": "双方协商一致取消借款",
+            "confirmed_at": "2026-12-05T02:00:00+00:00",
+        }
+    return RenderDocument(
+        agreement_id=agreement_id,
+        kind=kind,  # type: ignore[arg-type]
+        version=1,
+        terms=make_terms(agreement_id),
+        readers=[LENDER_PHONE, BORROWER_PHONE],
+        signatures=on_doc,
+        audit=[AuditLine(at=SIGNED_AT, actor="张*（出借人）", action="签署")],
+        voided=voided,
+    )
+
+
+async def download_as_lender(
+    documents: Any, token_issuer: Any, agreement_id: str, kind: str
+) -> bytes:
+    async with client(documents) as http:
+        answer = await http.get(
+            f"/documents/{agreement_id}/{kind}", headers=auth(token_issuer, LENDER_PHONE)
+        )
+    assert answer.status_code == 200, answer.text
+    return answer.content
+
+
+@pytest.mark.asyncio
+async def test_signed_and_voided_copies_are_sealed_and_downloads_recorded(
+    documents: Any, bus: Client, rendered: Any, token_issuer: Any, data_dir: Path
+) -> None:
+    agreement_id = str(uuid.uuid4())
+    on_doc = sealing_signatures(agreement_id)
+    for i, sig in enumerate(on_doc):
+        await send(
+            bus,
+            Subject.SIGNATURE_CAPTURED,
+            envelope_of(captured(agreement_id, sig, signature_png(30 * i))),
+        )
+    # The voided command first: it waits (retries) for the sealed signed copy.
+    await send(
+        bus, Subject.RENDER_DOCUMENT, envelope_of(sealing_command(agreement_id, "voided", on_doc))
+    )
+    await send(
+        bus, Subject.RENDER_DOCUMENT, envelope_of(sealing_command(agreement_id, "signed", on_doc))
+    )
+    events = await announced(rendered, agreement_id, count=2)
+    assert sorted(e.data["kind"] for e in events) == ["signed", "voided"]
+
+    roots = Sealer(SealConfig(data_dir=data_dir)).trust_roots()
+    signed = await download_as_lender(documents, token_issuer, agreement_id, "signed")
+    voided = await download_as_lender(documents, token_issuer, agreement_id, "voided")
+    [seal] = await asyncio.to_thread(validate, signed, roots)
+    assert seal.field == SEAL_FIELD and seal.bottom_line and seal.timestamp_ok
+    reports = await asyncio.to_thread(validate, voided, roots)
+    assert [r.field for r in reports] == [SEAL_FIELD, VOID_FIELD]
+    assert all_pass(reports) and reports[0].docmdp_ok
+    assert voided.startswith(signed)
+
+    async with client(documents) as http:
+        mine = await http.get(
+            f"/documents/{agreement_id}/downloads", headers=auth(token_issuer, BORROWER_PHONE)
+        )
+        stranger = await http.get(
+            f"/documents/{agreement_id}/downloads", headers=auth(token_issuer, STRANGER_PHONE)
+        )
+    assert stranger.status_code == 404
+    assert mine.status_code == 200
+    records = mine.json()
+    assert [(r["kind"], r["version"]) for r in records] == [("signed", 1), ("voided", 1)]
+    assert [r["sha256"] for r in records] == [e.data["sha256"] for e in sorted_events(events)]
+    assert all(not r["by_me"] and r["account_id"] for r in records)
+    rows = await query(
+        documents,
+        "SELECT account_id FROM document_downloads WHERE agreement_id = $1",
+        agreement_id,
+    )
+    assert [r["account_id"] for r in rows] == [r["account_id"] for r in records]
+
+
+def sorted_events(events: list[Any]) -> list[Any]:
+    return sorted(events, key=lambda e: e.data["kind"])
+
+
+def expired_config(folder: Path) -> SealConfig:
+    pki = ensure_local_pki(folder)
+    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    cert = issue_certificate(
+        ca,
+        ca_key,
+        ca.subject,
+        key.public_key(),
+        not_before=now - timedelta(days=30),
+        not_after=now - timedelta(days=1),
+    )
+    cert_path, key_path = folder / "expired.pem", folder / "expired.key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return SealConfig(cert=cert_path, key=key_path, chain=pki.ca, data_dir=folder)
+
+
+@pytest.mark.asyncio
+async def test_an_expired_seal_stores_and_queues_nothing(documents: Any, tmp_path: Path) -> None:
+    agreement_id = str(uuid.uuid4())
+    on_doc = sealing_signatures(agreement_id)
+    handlers = DocumentHandlers(sealer=Sealer(expired_config(tmp_path)))
+    command = sealing_command(agreement_id, "signed", on_doc)
+    engine = create_async_engine(documents.database_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.begin()
+            with pytest.raises(SealUnavailable, match="expired"):
+                await handlers.on_render_document(conn, envelope_of(command), command)
+            await conn.rollback()
+    finally:
+        await engine.dispose()
+    assert not await query(
+        documents, "SELECT 1 FROM documents WHERE agreement_id = $1", agreement_id
+    )
+    assert not await query(
+        documents,
+        "SELECT 1 FROM outbox WHERE envelope->>'correlation_id' = $1",
+        agreement_id,
+    )
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("problem", ["expired", "missing"])
+async def test_readiness_is_503_without_a_usable_seal(
+    documents: Any,
+    backing_servers: Any,
+    token_issuer: Any,
+    process_helpers: Any,
+    tmp_path: Path,
+    problem: str,
+) -> None:
+    if problem == "expired":
+        config = expired_config(tmp_path)
+        seal = {"seal_cert": str(config.cert), "seal_key": str(config.key)}
+    else:
+        seal = {"seal_cert": str(tmp_path / "absent.pem"), "seal_key": str(tmp_path / "k.pem")}
+    port = free_port()
+    env = process_helpers.service_env(
+        http_host="127.0.0.1",
+        http_port=str(port),
+        nats_url=backing_servers.nats_url,
+        database_url=documents.database_url,
+        jwks_url=token_issuer.jwks_url,
+        log_format="text",
+        data_dir=str(tmp_path),
+        **seal,
+    )
+    log_path = tmp_path / "broken.log"
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "documents", "serve", stdout=log, stderr=log, env=env
+        )
+    try:
+        answer = None
+        async with httpx.AsyncClient(timeout=1.0) as http:
+            for _ in range(150):
+                try:
+                    answer = await http.get(f"http://127.0.0.1:{port}/readyz")
+                    if answer.json().get("bus") == "ok":
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        assert answer is not None
+        assert answer.status_code == 503
+        assert answer.json() == {"database": "ok", "bus": "ok", "seal": problem}
+    finally:
+        await process_helpers.stop(proc)
+    assert f"seal unusable ({problem})" in log_path.read_text("utf-8", errors="replace")

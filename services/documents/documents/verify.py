@@ -1,0 +1,45 @@
+"""``python -m documents verify FILE.pdf``: check a PDF's seals, trusting our CA.
+
+Prints, for every signature, whether it is intact, cryptographically valid,
+trusted (chains to the configured CA or ``--trust``), what it covers, the DocMDP
+verdict and the timestamp's; exits 0 only when every seal passes.
+"""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .seal import Sealer, SealUnavailable, all_pass, asn1_cert, read_certs, validate
+from .settings import DocumentsSettings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m documents verify")
+    parser.add_argument("pdf", type=Path)
+    parser.add_argument(
+        "--trust",
+        type=Path,
+        action="append",
+        default=[],
+        help="PEM file of a trusted root (repeatable); default: the configured seal CA",
+    )
+    args = parser.parse_args(argv)
+    if args.trust:
+        roots = [asn1_cert(c) for path in args.trust for c in read_certs(path)]
+    else:
+        try:
+            roots = Sealer(DocumentsSettings().seal_config()).trust_roots()
+        except SealUnavailable as exc:
+            sys.stderr.write(f"no trust root: {exc}\n")
+            return 2
+    reports = validate(args.pdf.read_bytes(), roots)
+    if not reports:
+        sys.stdout.write("no signature found\n")
+        return 1
+    for report in reports:
+        sys.stdout.write("\n".join(report.lines()) + "\n")
+    ok = all_pass(reports)
+    sys.stdout.write("result: PASS\n" if ok else "result: FAIL\n")
+    return 0 if ok else 1
