@@ -4,10 +4,13 @@ import asyncio
 import logging
 
 from jietiao_shared.service import Runtime
+from prometheus_client import Gauge
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import flows, store, stuck
-from .settings import AgreementsSettings
+from .domain.saga import Status
+from .settings import AgreementsSettings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,20 @@ async def expire_unsigned(runtime: Runtime) -> None:
         await asyncio.sleep(settings.expiry_sweep_seconds)
 
 
+SAGAS = Gauge("jietiao_ious", "IOUs by status", ["status"])
+STUCK = Gauge("jietiao_ious_stuck", "IOUs whose pending step is overdue")
+
+
+async def count_sagas(conn: AsyncConnection) -> None:
+    """Update the saga gauges."""
+    rows = await conn.execute(text("SELECT status, count(*) AS n FROM ious GROUP BY status"))
+    counts = {r.status: r.n for r in rows}
+    for status in Status:
+        SAGAS.labels(status.value).set(counts.get(status.value, 0))
+    settings = get_settings()
+    STUCK.set(len(await stuck.list_stuck(conn, settings.stuck_after_seconds)))
+
+
 async def lapse_void_requests(runtime: Runtime, batch: int = 50) -> int:
     """Let void requests whose answer deadline passed lapse; returns how many."""
     lapsed = 0
@@ -72,5 +89,6 @@ async def sweep_sagas(runtime: Runtime) -> None:
     while True:
         async with runtime.engine.begin() as conn:
             await stuck.nudge_stuck(conn, settings.stuck_after_seconds)
+            await count_sagas(conn)
         await lapse_void_requests(runtime)
         await asyncio.sleep(settings.stuck_sweep_seconds)
