@@ -39,12 +39,24 @@ class JwksVerifier:
         self._fetched_at = 0.0
 
     async def _refresh(self) -> None:
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            response = await client.get(self.jwks_url)
-            response.raise_for_status()
-        keys = jwt.PyJWKSet.from_dict(response.json()).keys
+        body = await self._fetch()
+        keys = jwt.PyJWKSet.from_dict(body).keys
         self._keys = {k.key_id: k for k in keys if k.key_id}
         self._fetched_at = time.monotonic()
+
+    async def _fetch(self) -> Any:
+        """The key set from the first replica of identity that answers."""
+        urls = [u.strip() for u in self.jwks_url.split(",") if u.strip()]
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            for url in urls:
+                try:
+                    response = await client.get(url)
+                    response.raise_for_status()
+                    return response.json()
+                except httpx.HTTPError:
+                    if url == urls[-1]:
+                        raise
+        return {"keys": []}
 
     async def _key_for(self, kid: str) -> Any:
         stale = time.monotonic() - self._fetched_at > self.ttl_seconds

@@ -86,7 +86,7 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
 
 async def provision(nats_url: str, replicas: int = 1) -> list[str]:
     """Create or update the platform's streams; returns what was done to each."""
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(servers=nats_servers(nats_url))
     done: list[str] = []
     try:
         js = nc.jetstream()
@@ -104,10 +104,15 @@ async def provision(nats_url: str, replicas: int = 1) -> list[str]:
     return done
 
 
+def nats_servers(nats_url: str) -> list[str]:
+    """The servers of a comma-separated NATS URL (several nodes of a cluster)."""
+    return [u.strip() for u in nats_url.split(",") if u.strip()]
+
+
 def make_broker(nats_url: str) -> NatsBroker:
     """A broker that reconnects forever and never declares streams itself."""
     return NatsBroker(
-        nats_url,
+        nats_servers(nats_url),
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         logger=logging.getLogger("jietiao.bus"),
@@ -171,7 +176,8 @@ class Consumers:
         """
         durable = f"{self.service}-{name}"
         model = PAYLOADS[subject]
-        self.subscriptions.append((subject, durable, (handler.__doc__ or "").strip()))
+        summary = (handler.__doc__ or "").strip().splitlines()[:1]
+        self.subscriptions.append((subject, durable, summary[0] if summary else ""))
         # One message per fetch: nats-py waits for a larger batch to fill until the
         # fetch timeout, which would delay every saga step by that much.
 

@@ -21,6 +21,7 @@ import nats
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from .bus import nats_servers
 from .contracts import DEAD_LETTER_STREAM, stream_for
 
 
@@ -82,7 +83,7 @@ async def replay(js: JetStreamContext, seq: int) -> DeadLetter:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    nc = await nats.connect(args.nats_url)
+    nc = await nats.connect(servers=nats_servers(args.nats_url))
     try:
         js = nc.jetstream()
         if args.command == "list":

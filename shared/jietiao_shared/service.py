@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -233,9 +234,8 @@ def main(build_spec: Callable[[], ServiceSpec]) -> None:
         spec.name, settings.otel_exporter, settings.otel_endpoint, settings.otel_file
     )
     if args.command in ("asyncapi", "openapi"):
-        print(
-            json.dumps(describe(spec, args.command), ensure_ascii=False, indent=2, sort_keys=True)
-        )  # noqa: T201
+        document = describe(spec, args.command)
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
         return
     if args.command == "migrate" and not spec.migration_packages:
         log.info("no database to migrate")

