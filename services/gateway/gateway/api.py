@@ -30,8 +30,7 @@ def _up(request: Request) -> Upstreams:
 
 
 def _url(request: Request, service: str, path: str) -> str:
-    base: str = getattr(request.app.state.settings, f"{service}_url")
-    return base + path
+    return _up(request).url(service, path)
 
 
 async def _pass(request: Request, method: str, service: str, path: str) -> Response:

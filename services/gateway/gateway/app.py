@@ -11,7 +11,9 @@ from .upstream import Upstreams
 async def _startup(runtime: Runtime, app: FastAPI) -> None:
     settings = runtime.settings
     assert isinstance(settings, GatewaySettings)
-    app.state.upstreams = Upstreams(settings.upstream_timeout_seconds)
+    services = ("agreements", "identity", "signing", "notify", "documents")
+    bases = {s: getattr(settings, f"{s}_url") for s in services}
+    app.state.upstreams = Upstreams(settings.upstream_timeout_seconds, bases)
 
 
 async def _shutdown(runtime: Runtime, app: FastAPI) -> None:

@@ -1,5 +1,6 @@
 """Calls from the gateway to the services, passing the caller's token along."""
 
+import itertools
 from typing import Any
 
 import httpx
@@ -30,10 +31,33 @@ def forwarded_headers(request: Request) -> dict[str, str]:
 
 
 class Upstreams:
-    """One pooled HTTP client for all services."""
+    """One pooled HTTP client for all services, spreading calls over their replicas.
 
-    def __init__(self, timeout: float) -> None:
+    Each service's URL setting may list several replicas, comma-separated; calls go
+    to them in turn, and a replica that refuses the connection is skipped for the
+    next one.
+    """
+
+    def __init__(self, timeout: float, bases: dict[str, str] | None = None) -> None:
         self.client = httpx.AsyncClient(timeout=timeout)
+        self.bases = {
+            service: [u.strip().rstrip("/") for u in urls.split(",") if u.strip()]
+            for service, urls in (bases or {}).items()
+        }
+        self._turn = itertools.count()
+
+    def url(self, service: str, path: str) -> str:
+        """The URL of ``path`` on the next replica of ``service``."""
+        bases = self.bases[service]
+        return bases[next(self._turn) % len(bases)] + path
+
+    def _others(self, url: str) -> list[str]:
+        for bases in self.bases.values():
+            for base in bases:
+                if url.startswith(base + "/"):
+                    path = url[len(base) :]
+                    return [b + path for b in bases if b != base]
+        return []
 
     async def call(
         self,
@@ -49,18 +73,22 @@ class Upstreams:
         headers = forwarded_headers(request)
         if content is not None:
             headers["content-type"] = request.headers.get("content-type", "application/json")
-        try:
-            with tracer().start_as_current_span(f"{method} {url}", kind=SpanKind.CLIENT):
-                return await self.client.request(
-                    method,
-                    url,
-                    json=json,
-                    content=content,
-                    params=params,
-                    headers=inject(headers),
-                )
-        except httpx.HTTPError as exc:
-            raise ApiError(503, "service_unavailable", "服务暂时不可用，请稍后重试") from exc
+        for attempt in [url, *self._others(url)]:
+            try:
+                with tracer().start_as_current_span(f"{method} {attempt}", kind=SpanKind.CLIENT):
+                    return await self.client.request(
+                        method,
+                        attempt,
+                        json=json,
+                        content=content,
+                        params=params,
+                        headers=inject(dict(headers)),
+                    )
+            except httpx.ConnectError:
+                continue
+            except httpx.HTTPError as exc:
+                raise ApiError(503, "service_unavailable", "服务暂时不可用，请稍后重试") from exc
+        raise ApiError(503, "service_unavailable", "服务暂时不可用，请稍后重试")
 
     async def json_or_raise(self, response: httpx.Response) -> Any:
         """The JSON body of a 2xx answer; the service's own error otherwise."""

@@ -50,7 +50,8 @@ async def stand_in() -> AsyncIterator[tuple[list[dict[str, Any]], list[str], str
 async def gateway(stand_in: tuple[list[Any], list[str], str]) -> AsyncIterator[httpx.AsyncClient]:
     _, _, url = stand_in
     mp = pytest.MonkeyPatch()
-    mp.setenv("JIETIAO_AGREEMENTS_URL", url)
+    dead_replica = f"http://127.0.0.1:{free_port()}"
+    mp.setenv("JIETIAO_AGREEMENTS_URL", f"{dead_replica},{url}")
     mp.setenv("JIETIAO_SIGNING_URL", url)
     mp.setenv("JIETIAO_IDENTITY_URL", f"http://127.0.0.1:{free_port()}")
     port = free_port()
@@ -93,6 +94,21 @@ async def test_signing_is_refused_when_the_iou_is_not_the_callers_to_sign(
         actions.append("sign")
     assert response.status_code == 409
     assert response.json()["status"] == "awaiting_counterparty"
+
+
+async def test_a_replica_that_is_down_is_skipped_for_another(
+    gateway: httpx.AsyncClient, stand_in: tuple[list[dict[str, Any]], list[str], str]
+) -> None:
+    seen, _, _ = stand_in
+    before = len(seen)
+    for _ in range(4):
+        response = await gateway.post(
+            "/api/ious/abc/signatures",
+            headers={"authorization": "Bearer t"},
+            json={"document_sha256": "0" * 64, "signature": {}},
+        )
+        assert response.status_code == 201
+    assert len(seen) == before + 4
 
 
 async def test_a_service_that_does_not_answer_is_a_clear_503(gateway: httpx.AsyncClient) -> None:
