@@ -9,7 +9,7 @@ PORT   ?= 8100
 PACKAGES := shared services/agreements services/identity services/signing \
             services/notify services/documents services/gateway deploy/embedded
 
-.PHONY: run test demo bench lint typecheck system-deps clean-data dead-letters docs
+.PHONY: run test demo bench lint typecheck system-deps clean-data dead-letters docs scale
 
 $(STAMP): requirements/dev.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: $(STAMP)
 ## List dead-lettered messages of the running platform (replay: see docs/operations.md).
 dead-letters: $(STAMP)
 	JIETIAO_NATS_URL=nats://127.0.0.1:$$(($(PORT) + 11)) $(BIN)/python -m jietiao_shared.deadletters list
+
+## One replica against two, and faults in a three-node NATS cluster (own ports).
+scale: $(STAMP) system-deps
+	$(BIN)/python tools/scale.py
 
 ## Regenerate the API documents in docs/ from the code (a test fails when they drift).
 docs: $(STAMP)
