@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import nats.errors
+import nats.js.errors
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -137,10 +139,23 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     return app
 
 
+async def _start_broker(broker: Any, attempts: int = 30) -> None:
+    """Connect and bind the consumers; a JetStream cluster may be slow to answer at first."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await broker.start()
+            return
+        except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
+            if attempt == attempts:
+                raise
+            log.warning("bus not ready (%r); retrying (%d/%d)", exc, attempt, attempts)
+            await asyncio.sleep(min(5.0, 0.5 * attempt))
+
+
 async def _start_backing(spec: ServiceSpec, runtime: Runtime, broker: Any) -> None:
     """Connect the bus, then start the outbox relay and the service's workers."""
     settings = runtime.settings
-    await broker.start()
+    await _start_broker(broker)
     relay = OutboxRelay(
         runtime.engine,
         settings.database_url,
