@@ -8,7 +8,6 @@ and resident ID numbers are masked in the final text even if a caller forgot to.
 import contextvars
 import json
 import logging
-import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -16,20 +15,19 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from . import telemetry
+from . import personal, telemetry
 
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "jietiao_log_context", default=MappingProxyType({})
 )
 
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{3})\d{11}(\d{3}[\dXx])(?![0-9A-Za-z])")
-_PHONE = re.compile(r"(?<!\d)((?:\+?86)?1\d{2})\d{4}(\d{4})(?!\d)")
-
 
 def redact(text: str) -> str:
-    """Mask anything shaped like a resident ID number or a mainland mobile number."""
-    text = _ID_NUMBER.sub(r"\1***********\2", text)
-    return _PHONE.sub(r"\1****\2", text)
+    """Mask anything shaped like a resident ID number or a mainland mobile number.
+
+    The masking policy itself is :func:`jietiao_shared.personal.redact`.
+    """
+    return personal.redact(text)
 
 
 @contextmanager

@@ -1,6 +1,10 @@
 """Personal data every service handles the same way: ID numbers, phones, masking.
 
 Resident ID numbers follow GB 11643-1999; mobile numbers are stored in E.164.
+
+This module is the one masking policy: API answers (the other party's data), SMS
+texts (names only), operator views (phones) and logs (:func:`redact`, used by the
+log formatters as a last line of defence) all mask through the functions here.
 """
 
 import hashlib
@@ -118,3 +122,17 @@ def mask_name(name: str) -> str:
 def id_number_sha256(id_number: str) -> str:
     """The fingerprint of an ID number that identity and agreements compare."""
     return hashlib.sha256(id_number.strip().upper().encode()).hexdigest()
+
+
+_ID_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{17}[0-9Xx])(?![0-9])")
+_PHONE_IN_TEXT = re.compile(r"(?<![0-9])((?:(?:\+|00)?86)?)(1[0-9]{10})(?![0-9])")
+
+
+def redact(text: str) -> str:
+    """Mask anything in free text shaped like a resident ID number or a mobile number.
+
+    Uses :func:`mask_id_number` and :func:`mask_phone`, so a log line shows the same
+    masked forms as an API answer (a ``+86``/``86`` prefix is kept as written).
+    """
+    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group(1)), text)
+    return _PHONE_IN_TEXT.sub(lambda m: m.group(1) + mask_phone(m.group(2)), text)

@@ -7,6 +7,7 @@ Ctrl-C reaches only the launcher, which stops the children in reverse order.
 """
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -125,6 +126,27 @@ class StackConfig:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    def data_keys(self) -> str:
+        """Agreements' data keys for ``JIETIAO_DATA_KEYS``, made once, kept in the data folder.
+
+        The file holds one ``kid:base64key`` per line. To rotate, add a new line at
+        the top and keep the old ones below it: the first encrypts, all decrypt.
+        """
+        path = self.data_dir / "data-key"
+        if not path.exists():
+            kid = "k" + time.strftime("%Y%m%d")
+            path.write_text(f"{kid}:{base64.b64encode(secrets.token_bytes(32)).decode()}\n")
+            path.chmod(0o600)
+        return ",".join(line.strip() for line in path.read_text().splitlines() if line.strip())
+
+    def lookup_key(self) -> str:
+        """Agreements' HMAC key for ``JIETIAO_LOOKUP_KEY``, made once, kept in the data folder."""
+        path = self.data_dir / "lookup-key"
+        if not path.exists():
+            path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+            path.chmod(0o600)
+        return path.read_text().strip()
+
 
 @dataclass
 class Child:
@@ -168,6 +190,9 @@ class Stack:
         )
         for peer in SERVICES:
             env[f"JIETIAO_{peer.upper()}_URL"] = c.urls(peer)
+        if service == "agreements":
+            env["JIETIAO_DATA_KEYS"] = c.data_keys()
+            env["JIETIAO_LOOKUP_KEY"] = c.lookup_key()
         env.update(c.extra_env)
         return env
 

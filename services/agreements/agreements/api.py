@@ -157,8 +157,10 @@ async def _fresh_view(conn: AsyncConnection, iou_id: str, role: str) -> dict[str
 async def create_iou(body: IouDraft, caller: CurrentCaller, request: Request) -> dict[str, Any]:
     """Create an IOU after the notice was accepted; its preview is rendered next."""
     settings = _settings(request)
+    async with _engine(request).connect() as conn:
+        verified = await store.verified_identity(conn, caller.phone)
     try:
-        terms = build_terms(body, caller_phone=caller.phone, settings=settings)
+        terms = build_terms(body, caller_phone=caller.phone, settings=settings, verified=verified)
     except TermsRejected as exc:
         raise ApiError(
             422, "validation_failed", "填写有误，请检查标出的字段", fields=exc.fields

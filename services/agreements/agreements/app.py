@@ -1,9 +1,16 @@
 """The agreements service: owns IOUs and orchestrates their saga."""
 
-from jietiao_shared.service import ServiceSpec
+from fastapi import FastAPI
+from jietiao_shared.service import Runtime, ServiceSpec
 
-from . import api, handlers, ops, workers
+from . import api, handlers, ops, store, workers
 from .settings import AgreementsSettings
+
+
+async def _seal_personal_data(runtime: Runtime, app: FastAPI) -> None:
+    """Encrypt party rows left in plaintext or under an older data key."""
+    async with runtime.engine.begin() as conn:
+        await store.seal_plaintext(conn)
 
 
 def build_spec() -> ServiceSpec:
@@ -16,4 +23,5 @@ def build_spec() -> ServiceSpec:
         register_consumers=handlers.register,
         workers=[workers.expire_unsigned, workers.sweep_sagas],
         migration_packages=["jietiao_shared", "agreements"],
+        on_startup=_seal_personal_data,
     )

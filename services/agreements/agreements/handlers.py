@@ -90,7 +90,19 @@ def _turn_of(iou: store.Iou, role: str) -> bool:
 async def on_verification_passed(
     conn: AsyncConnection, envelope: Envelope, event: VerificationPassed
 ) -> None:
-    """Record a passed face check for its purpose, then run what it unlocks."""
+    """Record a passed face check for its purpose, then run what it unlocks.
+
+    The verified identity is also remembered for the account (whatever the IOU):
+    later IOUs it starts must name that person as the initiator.
+    """
+    await store.record_verified_identity(
+        conn,
+        account_phone=event.account_phone,
+        name=event.verified_name,
+        id_sha256=event.id_number_sha256,
+        verification_id=event.verification_id,
+        verified_at=event.passed_at,
+    )
     iou = await store.load(conn, event.agreement_id, lock=True)
     if iou is None:
         log.warning("verification for unknown agreement dropped")
@@ -104,25 +116,7 @@ async def on_verification_passed(
         or id_number_sha256(party.id_number) != event.id_number_sha256
     ):
         rejected = "verified_person_is_not_the_party"
-    await conn.execute(
-        text(
-            "INSERT INTO verifications_received (verification_id, iou_id, role, action,"
-            " account_phone, verified_name, id_number_sha256, passed_at, rejected_reason)"
-            " VALUES (:v, :i, :r, :a, :p, :n, :h, :t, :rej)"
-            " ON CONFLICT (verification_id) DO NOTHING"
-        ),
-        {
-            "v": event.verification_id,
-            "i": iou.id,
-            "r": event.party_role,
-            "a": event.action,
-            "p": event.account_phone,
-            "n": event.verified_name,
-            "h": event.id_number_sha256,
-            "t": event.passed_at,
-            "rej": rejected,
-        },
-    )
+    await store.record_verification(conn, event, rejected)
     await store.audit(
         conn,
         iou.id,

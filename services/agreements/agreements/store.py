@@ -1,13 +1,31 @@
-"""Data access for IOUs: load under a row lock, save status, parties, audit."""
+"""Data access for IOUs: load under a row lock, save status, parties, audit.
+
+Personal data at rest: a party's phone and ID number are stored only encrypted
+(:class:`jietiao_shared.crypto.FieldCipher`, bound to their column, IOU and role)
+with a keyed hash of the phone for the folder lookup. The parties are not stored
+in the ``terms`` column; :func:`load` puts them back into ``Iou.terms`` (as
+``lender`` and ``borrower``) so that the document is rendered from the same terms.
+In memory, :class:`Party` holds the plaintext.
+"""
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+from jietiao_shared.crypto import FieldCipher
+from jietiao_shared.personal import id_number_sha256
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .settings import get_cipher
+
+log = logging.getLogger(__name__)
+
+PARTY_FIELDS = ("name", "id_number", "phone")
+"""What the terms carry of each party (for the document), rebuilt on load."""
 
 
 @dataclass
@@ -80,11 +98,44 @@ def _iou(row: Any) -> Iou:
     return Iou(**data)
 
 
+def _context(column: str, iou_id: str, role: str) -> str:
+    """What an encrypted party value is bound to: its column, IOU and role."""
+    return f"parties.{column}/{iou_id}/{role}"
+
+
+def phone_hash(phone: str, cipher: FieldCipher | None = None) -> str:
+    """The keyed lookup hash of a normalised (E.164) phone number."""
+    return (cipher or get_cipher()).lookup_hash(phone, kind="phone")
+
+
+def id_fingerprint_hash(id_sha256: str, cipher: FieldCipher | None = None) -> str:
+    """The keyed hash of an ID number's SHA-256 fingerprint (as identity announces it)."""
+    return (cipher or get_cipher()).lookup_hash(id_sha256.lower(), kind="id_number_sha256")
+
+
+def id_number_hash(id_number: str, cipher: FieldCipher | None = None) -> str:
+    """The keyed hash of a normalised ID number, comparable with :func:`id_fingerprint_hash`."""
+    return id_fingerprint_hash(id_number_sha256(id_number), cipher)
+
+
 def _party(row: Any) -> Party:
-    data = {k: v for k, v in row._mapping.items() if k != "iou_id"}
+    data = {k: v for k, v in row._mapping.items() if k in Party.__dataclass_fields__}
+    iou_id, role = str(row.iou_id), row.role
+    cipher = get_cipher()
+    for column in ("phone", "id_number"):
+        sealed = row._mapping[f"{column}_enc"]
+        if sealed is not None:
+            data[column] = cipher.decrypt(sealed, context=_context(column, iou_id, role))
     for key in ("signature_id", "verification_id"):
         data[key] = str(data[key]) if data[key] else None
     return Party(**data)
+
+
+def _with_parties(iou: Iou) -> Iou:
+    """Put the parties' details back into the terms, for the document."""
+    for role, party in iou.parties.items():
+        iou.terms[role] = {key: getattr(party, key) for key in PARTY_FIELDS}
+    return iou
 
 
 async def load(conn: AsyncConnection, iou_id: str, *, lock: bool = False) -> Iou | None:
@@ -105,7 +156,7 @@ async def load(conn: AsyncConnection, iou_id: str, *, lock: bool = False) -> Iou
     iou = _iou(row)
     parties = await conn.execute(text("SELECT * FROM parties WHERE iou_id = :id"), {"id": iou_id})
     iou.parties = {p.role: _party(p) for p in parties}
-    return iou
+    return _with_parties(iou)
 
 
 async def insert(conn: AsyncConnection, iou: Iou) -> None:
@@ -121,25 +172,32 @@ async def insert(conn: AsyncConnection, iou: Iou) -> None:
             "status": iou.status,
             "role": iou.initiator_role,
             "acc": iou.initiator_account_id,
-            "terms": json.dumps(iou.terms, ensure_ascii=False),
+            "terms": json.dumps(
+                {k: v for k, v in iou.terms.items() if k not in iou.parties},
+                ensure_ascii=False,
+            ),
             "nv": iou.notice_version,
             "na": iou.notice_accepted_at,
             "rem": iou.reminders_enabled,
             "exp": iou.expires_at,
         },
     )
+    cipher = get_cipher()
     for party in iou.parties.values():
         await conn.execute(
             text(
-                "INSERT INTO parties (iou_id, role, name, id_number, phone)"
-                " VALUES (:id, :role, :name, :idn, :phone)"
+                "INSERT INTO parties (iou_id, role, name, id_number_enc, phone_enc, phone_hash)"
+                " VALUES (:id, :role, :name, :idn, :phone, :phash)"
             ),
             {
                 "id": iou.id,
                 "role": party.role,
                 "name": party.name,
-                "idn": party.id_number,
-                "phone": party.phone,
+                "idn": cipher.encrypt(
+                    party.id_number, context=_context("id_number", iou.id, party.role)
+                ),
+                "phone": cipher.encrypt(party.phone, context=_context("phone", iou.id, party.role)),
+                "phash": phone_hash(party.phone, cipher),
             },
         )
 
@@ -216,9 +274,9 @@ async def folder(conn: AsyncConnection, phone: str, statuses: tuple[str, ...] | 
     """The IOUs in which ``phone`` is a party, newest first."""
     query = (
         f"SELECT {', '.join('i.' + c.strip() for c in IOU_COLUMNS.split(','))}"
-        " FROM ious i JOIN parties p ON p.iou_id = i.id WHERE p.phone = :phone"
+        " FROM ious i JOIN parties p ON p.iou_id = i.id WHERE p.phone_hash = :phone_hash"
     )
-    params: dict[str, Any] = {"phone": phone}
+    params: dict[str, Any] = {"phone_hash": phone_hash(phone)}
     if statuses:
         query += " AND i.status = ANY(:statuses)"
         params["statuses"] = list(statuses)
@@ -232,7 +290,7 @@ async def folder(conn: AsyncConnection, phone: str, statuses: tuple[str, ...] | 
         by_id = {i.id: i for i in ious}
         for p in parties:
             by_id[str(p.iou_id)].parties[p.role] = _party(p)
-    return ious
+    return [_with_parties(i) for i in ious]
 
 
 async def open_void_request(conn: AsyncConnection, iou_id: str) -> Any:
@@ -263,3 +321,142 @@ async def take_verification(conn: AsyncConnection, iou_id: str, role: str, actio
             {"id": iou_id, "role": role, "action": action},
         )
     ).first()
+
+
+# --- verified identities ------------------------------------------------------
+
+
+class VerifiedIdentity(NamedTuple):
+    """Who an account proved to be by a face check: name and keyed ID-number hash."""
+
+    name: str
+    id_number_hash: str
+
+
+async def record_verified_identity(
+    conn: AsyncConnection,
+    *,
+    account_phone: str,
+    name: str,
+    id_sha256: str,
+    verification_id: str,
+    verified_at: datetime,
+) -> None:
+    """Remember the identity an account proved; a later check replaces an earlier one."""
+    await conn.execute(
+        text(
+            "INSERT INTO verified_identities (account_phone_hash, verified_name,"
+            " id_number_hash, verification_id, verified_at)"
+            " VALUES (:p, :n, :h, :v, :t) ON CONFLICT (account_phone_hash) DO UPDATE SET"
+            " verified_name = EXCLUDED.verified_name, id_number_hash = EXCLUDED.id_number_hash,"
+            " verification_id = EXCLUDED.verification_id, verified_at = EXCLUDED.verified_at,"
+            " updated_at = now() WHERE verified_identities.verified_at < EXCLUDED.verified_at"
+        ),
+        {
+            "p": phone_hash(account_phone),
+            "n": name,
+            "h": id_fingerprint_hash(id_sha256),
+            "v": verification_id,
+            "t": verified_at,
+        },
+    )
+
+
+async def verified_identity(conn: AsyncConnection, account_phone: str) -> VerifiedIdentity | None:
+    """The identity the account with this phone proved, if it ever passed a face check."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT verified_name, id_number_hash FROM verified_identities"
+                " WHERE account_phone_hash = :p"
+            ),
+            {"p": phone_hash(account_phone)},
+        )
+    ).first()
+    return VerifiedIdentity(row.verified_name, row.id_number_hash) if row else None
+
+
+async def record_verification(conn: AsyncConnection, event: Any, rejected: str | None) -> None:
+    """Store a passed face check for its IOU and action (phone and ID only as keyed hashes)."""
+    await conn.execute(
+        text(
+            "INSERT INTO verifications_received (verification_id, iou_id, role, action,"
+            " account_phone_hash, verified_name, id_number_hash, passed_at, rejected_reason)"
+            " VALUES (:v, :i, :r, :a, :p, :n, :h, :t, :rej)"
+            " ON CONFLICT (verification_id) DO NOTHING"
+        ),
+        {
+            "v": event.verification_id,
+            "i": event.agreement_id,
+            "r": event.party_role,
+            "a": event.action,
+            "p": phone_hash(event.account_phone),
+            "n": event.verified_name,
+            "h": id_fingerprint_hash(event.id_number_sha256),
+            "t": event.passed_at,
+            "rej": rejected,
+        },
+    )
+
+
+# --- sealing rows written in plaintext or under an older key -------------------
+
+
+async def seal_plaintext(conn: AsyncConnection, cipher: FieldCipher | None = None) -> int:
+    """Encrypt party rows still in plaintext (from before migration 0002) or under a
+    key other than the current one, and hash plaintext phones of verifications.
+
+    Runs at start; returns how many party rows it rewrote.
+    """
+    cipher = cipher or get_cipher()
+    rows = await conn.execute(
+        text(
+            "SELECT * FROM parties WHERE phone_enc IS NULL OR id_number_enc IS NULL"
+            " OR split_part(phone_enc, ':', 1) <> :kid"
+            " OR split_part(id_number_enc, ':', 1) <> :kid FOR UPDATE"
+        ),
+        {"kid": cipher.current_kid},
+    )
+    count = 0
+    for row in rows.all():
+        party = _party(row)
+        iou_id = str(row.iou_id)
+        await conn.execute(
+            text(
+                "UPDATE parties SET phone_enc = :pe, id_number_enc = :ie, phone_hash = :ph,"
+                " phone = NULL, id_number = NULL WHERE iou_id = :id AND role = :role"
+            ),
+            {
+                "pe": cipher.encrypt(party.phone, context=_context("phone", iou_id, row.role)),
+                "ie": cipher.encrypt(
+                    party.id_number, context=_context("id_number", iou_id, row.role)
+                ),
+                "ph": phone_hash(party.phone, cipher),
+                "id": iou_id,
+                "role": row.role,
+            },
+        )
+        count += 1
+    legacy = await conn.execute(
+        text(
+            "SELECT verification_id, account_phone, id_number_sha256 FROM verifications_received"
+            " WHERE account_phone IS NOT NULL OR id_number_sha256 IS NOT NULL FOR UPDATE"
+        )
+    )
+    for v in legacy.all():
+        await conn.execute(
+            text(
+                "UPDATE verifications_received SET account_phone_hash = :p, id_number_hash = :h,"
+                " account_phone = NULL, id_number_sha256 = NULL WHERE verification_id = :v"
+            ),
+            {
+                "p": phone_hash(v.account_phone, cipher) if v.account_phone else None,
+                "h": id_fingerprint_hash(v.id_number_sha256, cipher)
+                if v.id_number_sha256
+                else None,
+                "v": v.verification_id,
+            },
+        )
+    if count:
+        log.info("sealed %d party rows under key %s", count, cipher.current_kid)
+    return count

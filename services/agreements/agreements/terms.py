@@ -20,8 +20,10 @@ from jietiao_shared.personal import (
 )
 from pydantic import BaseModel, Field
 
+from . import store
 from .domain import DomainError, capitals, dates, lpr, money, plan
 from .settings import AgreementsSettings
+from .store import VerifiedIdentity
 
 PAYMENT_METHODS = (
     "bank_transfer",
@@ -189,10 +191,38 @@ def _cap(
         )
 
 
+def _check_verified(
+    me: dict[str, str] | None, verified: VerifiedIdentity | None, problems: _Problems
+) -> None:
+    """Once the caller passed a face check, the initiator must be that person."""
+    if me is None or verified is None:
+        return
+    if me["name"] != verified.name.strip():
+        problems.add(
+            "me.name",
+            "name_not_verified_identity",
+            "发起人姓名须与您本账号实名认证（人脸核身）的姓名一致",
+        )
+    if store.id_number_hash(me["id_number"]) != verified.id_number_hash:
+        problems.add(
+            "me.id_number",
+            "id_number_not_verified_identity",
+            "发起人身份证号须与您本账号实名认证（人脸核身）的身份证号一致",
+        )
+
+
 def build_terms(
-    draft: IouDraft, *, caller_phone: str, settings: AgreementsSettings
+    draft: IouDraft,
+    *,
+    caller_phone: str,
+    settings: AgreementsSettings,
+    verified: VerifiedIdentity | None = None,
 ) -> dict[str, Any]:
-    """The IOU's exact terms from the draft, or :class:`TermsRejected`."""
+    """The IOU's exact terms from the draft, or :class:`TermsRejected`.
+
+    ``verified`` is the identity the caller's account proved by face check, if any:
+    the initiator's name and ID number must then be that identity's.
+    """
     problems = _Problems()
     if not draft.notice.accepted:
         problems.add("notice.accepted", "notice_not_accepted", "请先阅读并同意《借条告知书》")
@@ -202,6 +232,7 @@ def build_terms(
     other = _person("counterparty", draft.counterparty, problems)
     if me and me["phone"] != caller_phone:
         problems.add("me.phone", "phone_not_yours", "发起人手机号须为当前登录的手机号")
+    _check_verified(me, verified, problems)
     if me and other and (me["id_number"] == other["id_number"] or me["phone"] == other["phone"]):
         problems.add("counterparty", "same_person", "出借人和借款人不能是同一人")
     principal_fen = 0
@@ -248,7 +279,11 @@ def build_terms(
         "borrower": borrower,
         "principal_fen": principal_fen,
         "principal": money.format_fen_plain(principal_fen),
-        "amount_in_words": capitals.amount_in_words(principal_fen),
+        "amount_in_words": capitals.amount_in_words(
+            principal_fen,
+            optional_zero=settings.capitals_optional_zero,
+            zheng_after_jiao=settings.capitals_zheng_after_jiao,
+        ),
         "purpose": purpose,
         "loan_date": draft.loan_date.isoformat(),
         "repayment_date": repayment.repayment_date.isoformat(),

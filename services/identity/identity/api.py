@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from . import codes, verifications
-from .face import LocalFaceProvider
+from .face import FaceProviderError, LocalFaceProvider
 from .keys import Keys
 from .tokens import issue_token
 
@@ -134,8 +134,34 @@ async def open_verification(
             fields=[{"field": "id_number", "code": exc.code, "message": exc.message}],
         ) from exc
     settings = request.app.state.settings
+    try:
+        opened = await _open(request, body, caller, id_number, settings.verification_ttl_seconds)
+    except FaceProviderError as exc:
+        if exc.transient:
+            raise ApiError(
+                503, "face_provider_unavailable", "核身服务暂时不可用，请稍后再试"
+            ) from exc
+        raise ApiError(
+            422, "face_check_refused", "核身服务拒绝了该请求，请核对姓名和身份证号"
+        ) from exc
+    return {
+        "verification_id": opened.verification_id,
+        "status": "pending",
+        "provider": opened.provider,
+        "url": opened.url,
+        "expires_at": opened.expires_at.isoformat(),
+    }
+
+
+async def _open(
+    request: Request,
+    body: VerificationRequest,
+    caller: CurrentCaller,
+    id_number: str,
+    ttl_seconds: int,
+) -> verifications.OpenedVerification:
     async with _runtime(request).engine.begin() as conn:
-        opened = await verifications.open_verification(
+        return await verifications.open_verification(
             conn,
             request.app.state.face_provider,
             agreement_id=str(body.agreement_id),
@@ -144,15 +170,8 @@ async def open_verification(
             account_id=caller.account_id,
             name=body.name.strip(),
             id_number=id_number,
-            ttl_seconds=settings.verification_ttl_seconds,
+            ttl_seconds=ttl_seconds,
         )
-    return {
-        "verification_id": opened.verification_id,
-        "status": "pending",
-        "provider": opened.provider,
-        "url": opened.url,
-        "expires_at": opened.expires_at.isoformat(),
-    }
 
 
 async def _owned(conn: Any, verification_id: uuid.UUID, caller: CurrentCaller) -> Any:

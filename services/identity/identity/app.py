@@ -13,7 +13,7 @@ async def _startup(runtime: Runtime, app: FastAPI) -> None:
     settings = runtime.settings
     assert isinstance(settings, IdentitySettings)
     app.state.keys = await load_keys(runtime.engine)
-    app.state.face_provider = make_provider(settings.face_provider, settings.public_url)
+    app.state.face_provider = make_provider(settings)
 
 
 def build_spec() -> ServiceSpec:

@@ -1,20 +1,22 @@
 """HTTP entrypoints: share links for parties, SMS and reminders for operators."""
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from jietiao_shared.auth import CurrentCaller, Operator
 from jietiao_shared.contracts import PartyRole, SmsKind
 from jietiao_shared.errors import ApiError, field_error
 from jietiao_shared.personal import PersonalDataError, mask_phone, normalise_phone
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .handlers import token_sha256
+from . import qr
+from .handlers import renew_share_link, token_sha256
 from .reminders import CHINA
 from .settings import NotifySettings
+from .wechat import WeChatClient, WeChatError
 
 router = APIRouter()
 
@@ -58,6 +60,13 @@ class ShareLinkList(BaseModel):
     items: list[ShareLink]
 
 
+class RenewRequest(BaseModel):
+    """Ask for a fresh token for one's own live link of an agreement."""
+
+    agreement_id: str = Field(min_length=1, max_length=64)
+    purpose: Literal["sign", "answer_void"] | None = None
+
+
 class ResolvedShareLink(BaseModel):
     """What a link points at, and nothing about the agreement itself."""
 
@@ -73,6 +82,7 @@ class Reminder(BaseModel):
     id: str
     agreement_id: str
     seq: int
+    kind: Literal["due", "early"]
     due_date: date
     due_at: datetime
     phone: str
@@ -133,10 +143,47 @@ async def list_share_links(
     return ShareLinkList(items=[ShareLink(url=f"{base}/{r.token}", **r._mapping) for r in rows])
 
 
+def _invalid_link() -> ApiError:
+    """The one answer for forged, revoked and expired links."""
+    return ApiError(404, "share_link_invalid", "链接无效或已过期")
+
+
+@router.post("/share-links/renew", response_model=ShareLink, status_code=201, tags=["share links"])
+async def renew(body: RenewRequest, caller: CurrentCaller, request: Request) -> ShareLink:
+    """A fresh token for the caller's live link; the old one is revoked, expiry kept."""
+    try:
+        phone = normalise_phone(caller.phone)
+    except PersonalDataError:
+        raise _invalid_link() from None
+    async with _engine(request).begin() as conn:
+        row = await renew_share_link(conn, body.agreement_id, phone, body.purpose)
+    if row is None:
+        raise _invalid_link()
+    return ShareLink(url=f"{_settings(request).landing_url}/{row.token}", **row._mapping)
+
+
+@router.get("/share-links/{token}/qr.png", tags=["share links"])
+async def share_link_qr(token: str, request: Request) -> Response:
+    """A QR code (PNG) for a live link: WeChat's mini-program code when configured."""
+    await resolve_share_link(token, request)
+    settings = _settings(request)
+    wechat: WeChatClient | None = getattr(request.app.state, "wechat", None)
+    if wechat is not None and len(token) <= qr.MAX_SCENE_LENGTH:
+        try:
+            png = await wechat.qr_code(
+                token, settings.wechat_share_page, env_version=settings.wechat_env_version
+            )
+        except WeChatError as exc:
+            raise ApiError(503, "qr_code_unavailable", "小程序码暂时无法生成，请稍后再试") from exc
+    else:
+        png = qr.png(f"{settings.landing_url}/{token}")
+    return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
+
+
 @router.get("/share-links/{token}", response_model=ResolvedShareLink, tags=["share links"])
 async def resolve_share_link(token: str, request: Request) -> ResolvedShareLink:
     """What a live link points at; one answer for forged, revoked and expired ones."""
-    invalid = ApiError(404, "share_link_invalid", "链接无效或已过期")
+    invalid = _invalid_link()
     if len(token) > MAX_TOKEN_LENGTH:
         raise invalid
 
@@ -204,9 +251,9 @@ async def reminder_schedule(
     async with _engine(request).connect() as conn:
         rows = await conn.execute(
             text(
-                "SELECT id, agreement_id, seq, due_date, due_at, borrower_phone,"
+                "SELECT id, agreement_id, seq, kind, due_date, due_at, borrower_phone,"
                 " status, sms_id, sent_at, cancelled_at, cancel_reason"
-                f" FROM reminders{where} ORDER BY due_at, seq LIMIT :limit"
+                f" FROM reminders{where} ORDER BY due_at, seq, kind LIMIT :limit"
             ),
             {**values, "limit": limit},
         )

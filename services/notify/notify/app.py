@@ -2,10 +2,32 @@
 
 from functools import partial
 
-from jietiao_shared.service import ServiceSpec
+from fastapi import FastAPI
+from jietiao_shared.service import Runtime, ServiceSpec
 
 from . import api, handlers, reminders, sms
 from .settings import NotifySettings
+from .wechat import WeChatClient
+
+
+async def _startup(runtime: Runtime, app: FastAPI) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, NotifySettings)
+    app.state.wechat = (
+        WeChatClient(
+            settings.wechat_app_id,
+            settings.wechat_app_secret,
+            api_url=settings.wechat_api_url,
+            timeout_seconds=settings.wechat_timeout_seconds,
+        )
+        if settings.wechat_app_id
+        else None
+    )
+
+
+async def _shutdown(runtime: Runtime, app: FastAPI) -> None:
+    if app.state.wechat is not None:
+        await app.state.wechat.aclose()
 
 
 def build_spec() -> ServiceSpec:
@@ -19,4 +41,6 @@ def build_spec() -> ServiceSpec:
         register_consumers=partial(handlers.register_consumers, settings=settings),
         workers=[sms.sms_sender, reminders.reminder_worker],
         migration_packages=["jietiao_shared", "notify"],
+        on_startup=_startup,
+        on_shutdown=_shutdown,
     )

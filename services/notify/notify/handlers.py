@@ -5,6 +5,7 @@ import logging
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from jietiao_shared.bus import Consumers
 from jietiao_shared.contracts import (
@@ -17,7 +18,7 @@ from jietiao_shared.contracts import (
     Subject,
 )
 from jietiao_shared.personal import normalise_phone
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import reminders, sms
@@ -71,14 +72,20 @@ class Commands:
         self, conn: AsyncConnection, envelope: Envelope, payload: ScheduleReminders
     ) -> None:
         """Store one reminder per instalment of the plan."""
-        await reminders.schedule(conn, payload, self.settings.reminder_local_time)
+        await reminders.schedule(
+            conn,
+            payload,
+            self.settings.reminder_local_time,
+            self.settings.reminder_early_days,
+            issued_at=envelope.occurred_at,
+        )
 
 
 async def cancel_reminders(
     conn: AsyncConnection, envelope: Envelope, payload: CancelReminders
 ) -> None:
     """Cancel the agreement's reminders that were not sent yet."""
-    await reminders.cancel(conn, payload.agreement_id, payload.reason)
+    await reminders.cancel(conn, payload.agreement_id, payload.reason, envelope.occurred_at)
 
 
 async def close_flow(conn: AsyncConnection, envelope: Envelope, payload: CloseFlow) -> None:
@@ -112,6 +119,11 @@ async def close_flow(conn: AsyncConnection, envelope: Envelope, payload: CloseFl
     )
 
 
+def new_token() -> str:
+    """A fresh link token: 192 random bits in 32 URL-safe characters (a QR scene fits)."""
+    return secrets.token_urlsafe(24)
+
+
 def token_sha256(token: str) -> str:
     """The fingerprint a share link is looked up by."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -121,7 +133,7 @@ async def create_share_link(
     conn: AsyncConnection, source_id: str, payload: IssueShareLink, expires_at: datetime
 ) -> uuid.UUID | None:
     """Store a new link with a fresh token; None if ``source_id`` made one before."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     link_id: uuid.UUID | None = await conn.scalar(
         text(
             "INSERT INTO share_links (id, source_message_id, token, token_sha256,"
@@ -144,3 +156,55 @@ async def create_share_link(
         },
     )
     return link_id
+
+
+async def renew_share_link(
+    conn: AsyncConnection, agreement_id: str, phone: str, purpose: str | None
+) -> Row[Any] | None:
+    """Replace the caller's newest live link by a fresh token with the same expiry.
+
+    The old token is revoked in the same transaction; None when the caller holds or
+    owns no live link of the agreement (closed flows have none).
+    """
+    await sms.lock_agreement(conn, agreement_id)
+    old = (
+        await conn.execute(
+            text(
+                "SELECT * FROM share_links WHERE agreement_id = :a AND revoked_at IS NULL"
+                " AND expires_at > now() AND (holder_phone = :p OR :p = ANY(owner_phones))"
+                " AND (CAST(:purpose AS text) IS NULL OR purpose = :purpose)"
+                " ORDER BY created_at DESC LIMIT 1 FOR UPDATE"
+            ),
+            {"a": agreement_id, "p": phone, "purpose": purpose},
+        )
+    ).first()
+    if old is None:
+        return None
+    await conn.execute(
+        text("UPDATE share_links SET revoked_at = now() WHERE id = :id"), {"id": old.id}
+    )
+    token = new_token()
+    return (
+        await conn.execute(
+            text(
+                "INSERT INTO share_links (id, source_message_id, token, token_sha256,"
+                " agreement_id, party_role, holder_phone, owner_phones, purpose,"
+                " expires_at, renewed_from) VALUES (:id, :src, :token, :sha, :a, :role,"
+                " :holder, :owners, :purpose, :exp, :old)"
+                " RETURNING token, party_role, purpose, expires_at"
+            ),
+            {
+                "id": uuid.uuid4(),
+                "src": f"renewal:{old.id}",
+                "token": token,
+                "sha": token_sha256(token),
+                "a": old.agreement_id,
+                "role": old.party_role,
+                "holder": old.holder_phone,
+                "owners": old.owner_phones,
+                "purpose": old.purpose,
+                "exp": old.expires_at,
+                "old": old.id,
+            },
+        )
+    ).first()

@@ -6,6 +6,7 @@ an SMS, issuing a link or firing a reminder for it never interleave.
 """
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -65,10 +66,11 @@ async def queue_sms(
     landing_url: str,
 ) -> uuid.UUID | None:
     """Record one SMS for the sender; None when ``source_id`` was recorded before."""
-    status, error, body = "queued", None, ""
+    status, error, body, values = "queued", None, "", []
     try:
         phone = normalise_phone(phone)
         body = templates.render(kind, params, landing_url)
+        values = templates.provider_params(kind, params)
     except (templates.TemplateError, PersonalDataError) as exc:
         status, error = "rejected", exc.code
     if status == "queued" and agreement_id and kind not in FLOW_ENDING_KINDS:
@@ -76,7 +78,9 @@ async def queue_sms(
         if await flow_closed(conn, agreement_id):
             status, error = "dropped", "flow_closed"
 
-    sms_id = await _insert(conn, source_id, kind, phone, body, agreement_id, status, error)
+    sms_id = await _insert(
+        conn, source_id, kind, phone, (body, values), agreement_id, status, error
+    )
     if sms_id is None:
         log.info("sms for source %s already recorded", source_id)
     elif status != "queued":
@@ -89,16 +93,18 @@ async def _insert(
     source_id: str,
     kind: str,
     phone: str,
-    body: str,
+    content: tuple[str, list[str]],
     agreement_id: str | None,
     status: str,
     error: str | None,
 ) -> uuid.UUID | None:
+    body, values = content
     sms_id: uuid.UUID | None = await conn.scalar(
         text(
             "INSERT INTO sms_messages (id, source_message_id, kind, phone, text,"
-            " agreement_id, status, error) VALUES (:id, :src, :kind, :phone, :text,"
-            " :a, :status, :error) ON CONFLICT (source_message_id) DO NOTHING"
+            " template_params, agreement_id, status, error) VALUES (:id, :src, :kind,"
+            " :phone, :text, CAST(:values AS jsonb), :a, :status, :error)"
+            " ON CONFLICT (source_message_id) DO NOTHING"
             " RETURNING id"
         ),
         {
@@ -107,6 +113,7 @@ async def _insert(
             "kind": kind,
             "phone": phone,
             "text": body,
+            "values": json.dumps(values, ensure_ascii=False),
             "a": agreement_id,
             "status": status,
             "error": error,
@@ -154,7 +161,13 @@ async def deliver_next(engine: AsyncEngine, provider: SmsProvider, max_attempts:
         if row is None:
             return False
         try:
-            receipt = await provider.send(row.phone, row.text, str(row.id))
+            receipt = await provider.send(
+                row.phone,
+                row.text,
+                str(row.id),
+                kind=row.kind,
+                template_params=list(row.template_params or []),
+            )
         except SmsSendFailed as exc:
             await _record_failure(conn, row, provider.name, exc, max_attempts)
         except Exception as exc:
@@ -170,7 +183,8 @@ async def _claim(conn: AsyncConnection) -> Row[Any] | None:
     return (
         await conn.execute(
             text(
-                "SELECT id, kind, phone, text, agreement_id, attempts FROM sms_messages"
+                "SELECT id, kind, phone, text, template_params, agreement_id, attempts"
+                " FROM sms_messages"
                 " WHERE status = 'queued' AND next_attempt_at <= now()"
                 " ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED"
             )

@@ -75,8 +75,8 @@ def variables(kind: str) -> frozenset[str]:
     return frozenset(fields - {LINK})
 
 
-def render(kind: SmsKind | str, params: Mapping[str, str], landing_url: str) -> str:
-    """The text of one SMS; :class:`TemplateError` on missing or odd variables."""
+def _checked(kind: str, params: Mapping[str, str]) -> dict[str, str]:
+    """The rendered value of each variable of ``kind``; raise on missing or odd ones."""
     needed = variables(kind)
     missing = needed - params.keys()
     unknown = params.keys() - needed
@@ -84,5 +84,17 @@ def render(kind: SmsKind | str, params: Mapping[str, str], landing_url: str) -> 
         raise TemplateError("variable_missing", ", ".join(sorted(missing)))
     if unknown:
         raise TemplateError("variable_unknown", ", ".join(sorted(unknown)))
-    values = {name: VARIABLES[name](params[name]) for name in needed}
+    return {name: VARIABLES[name](params[name]) for name in needed}
+
+
+def render(kind: SmsKind | str, params: Mapping[str, str], landing_url: str) -> str:
+    """The text of one SMS; :class:`TemplateError` on missing or odd variables."""
+    values = _checked(kind, params)
     return TEMPLATES[kind].format(**values, link=landing_url)
+
+
+def provider_params(kind: SmsKind | str, params: Mapping[str, str]) -> list[str]:
+    """The variable values in the order the template uses them (a provider's param set)."""
+    values = _checked(kind, params)
+    order = [f for _, f, _, _ in string.Formatter().parse(TEMPLATES[kind]) if f and f != LINK]
+    return [values[name] for name in order]

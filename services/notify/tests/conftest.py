@@ -46,6 +46,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 PUBLIC_URL = "http://127.0.0.1:18100"
 
+# The fake provider servers (tests/fakes/*.py) are imported by their module names.
+sys.path.insert(0, str(Path(__file__).parent / "fakes"))
+
 Check = Callable[[], Awaitable[Any]]
 
 
@@ -367,3 +370,18 @@ def ops(http: httpx.AsyncClient, notify: Notify) -> Callable[..., Awaitable[Any]
 def wait_for() -> Callable[..., Awaitable[Any]]:
     """Await a check until it returns something truthy (see :func:`eventually`)."""
     return eventually
+
+
+# --- scratch databases -----------------------------------------------------------
+
+
+@pytest.fixture
+def scratch_database(backing: Backing) -> Callable[[str], Awaitable[str]]:
+    """Makes a migrated notify database of its own, out of the running notify's reach."""
+
+    async def make(name: str) -> str:
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:{backing.pg_port}/{name}_{uuid.uuid4().hex[:8]}"
+        await migrate(url, ["jietiao_shared", "notify"])
+        return url
+
+    return make

@@ -95,3 +95,45 @@ async def test_cancelling_stops_every_reminder_not_sent(bus: Any, ops: Any, phon
 
     schedule = await ops("/ops/reminders", agreement_id=agreement)
     assert {(r["status"], r["cancel_reason"]) for r in schedule} == {("cancelled", "voided")}
+
+
+def issued(bus: Any, payload: Any, at: datetime) -> dict[str, Any]:
+    """An envelope whose command was issued at ``at``."""
+    body: dict[str, Any] = bus.envelope(payload)
+    body["occurred_at"] = at.isoformat()
+    return body
+
+
+async def test_a_schedule_arriving_after_a_newer_cancel_brings_nothing_back(
+    bus: Any, ops: Any, phone: Any
+) -> None:
+    agreement, borrower = str(uuid.uuid4()), phone()
+    now = datetime.now(CHINA)
+    cancel = issued(bus, CancelReminders(agreement_id=agreement, reason="voided"), now)
+    late = issued(bus, plan(agreement, borrower, date(2099, 5, 4)), now - timedelta(seconds=5))
+
+    await bus.handled("reminders-cancel", await bus.publish(Subject.CANCEL_REMINDERS, cancel))
+    await bus.handled("reminders-schedule", await bus.publish(Subject.SCHEDULE_REMINDERS, late))
+
+    assert await ops("/ops/reminders", agreement_id=agreement) == []
+
+
+async def test_reminders_switched_back_on_after_a_cancel_are_live_again(
+    bus: Any, ops: Any, phone: Any
+) -> None:
+    agreement, borrower = str(uuid.uuid4()), phone()
+    now = datetime.now(CHINA)
+    steps = [
+        (Subject.SCHEDULE_REMINDERS, "reminders-schedule",
+         issued(bus, plan(agreement, borrower, date(2099, 5, 4)), now - timedelta(seconds=10))),
+        (Subject.CANCEL_REMINDERS, "reminders-cancel",
+         issued(bus, CancelReminders(agreement_id=agreement, reason="switched off"),
+                now - timedelta(seconds=5))),
+        (Subject.SCHEDULE_REMINDERS, "reminders-schedule",
+         issued(bus, plan(agreement, borrower, date(2099, 5, 4)), now)),
+    ]  # fmt: skip
+    for subject, consumer, body in steps:
+        await bus.handled(consumer, await bus.publish(subject, body))
+
+    schedule = await ops("/ops/reminders", agreement_id=agreement)
+    assert {r["status"] for r in schedule} == {"scheduled"}
