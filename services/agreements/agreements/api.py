@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from jietiao_shared.auth import Caller, CurrentCaller
 from jietiao_shared.errors import ApiError
 from jietiao_shared.personal import mask_id_number, mask_phone
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,6 +25,14 @@ class Reason(BaseModel):
     """A free-text reason given by a person."""
 
     reason: str = Field(min_length=1, max_length=200)
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        stripped = value.strip()
+        if not stripped:
+            raise ValueError("请填写原因")
+        return stripped
 
 
 class Reminders(BaseModel):

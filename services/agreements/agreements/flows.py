@@ -292,7 +292,9 @@ async def try_open_void(conn: AsyncConnection, iou: Iou, request: Any) -> bool:
     """A void request opens once its requester passed the face check."""
     if request is None or request.status != "awaiting_verification":
         return False
-    used = await store.take_verification(conn, iou.id, request.requested_by, "request_void")
+    used = await store.take_verification(
+        conn, iou.id, request.requested_by, "request_void", not_before=request.created_at
+    )
     if used is None:
         return False
     opened = datetime.now(UTC)
@@ -336,7 +338,9 @@ async def try_confirm_void(conn: AsyncConnection, iou: Iou, request: Any) -> boo
     if request is None or request.status != "open" or request.confirm_requested_at is None:
         return False
     answerer = other_role(request.requested_by)
-    used = await store.take_verification(conn, iou.id, answerer, "confirm_void")
+    used = await store.take_verification(
+        conn, iou.id, answerer, "confirm_void", not_before=request.opened_at
+    )
     if used is None:
         return False
     now = datetime.now(UTC)

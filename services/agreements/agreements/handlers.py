@@ -44,6 +44,8 @@ async def on_signature_captured(
         problem = "already_signed"
     elif iou.status not in (Status.AWAITING_INITIATOR, Status.AWAITING_COUNTERPARTY):
         problem = f"not_signable_in_{iou.status}"
+    elif not _turn_of(iou, event.party_role):
+        problem = "not_this_partys_turn"
     if problem:
         await store.audit(
             conn,
@@ -77,8 +79,7 @@ async def on_signature_captured(
         client_ip=event.client_ip,
         user_agent=event.user_agent,
     )
-    if _turn_of(iou, event.party_role):
-        await flows.try_complete_signing(conn, iou, event.party_role)
+    await flows.try_complete_signing(conn, iou, event.party_role)
 
 
 def _turn_of(iou: store.Iou, role: str) -> bool:

@@ -306,8 +306,18 @@ async def open_void_request(conn: AsyncConnection, iou_id: str) -> Any:
     ).first()
 
 
-async def take_verification(conn: AsyncConnection, iou_id: str, role: str, action: str) -> Any:
-    """Use up one unused passed verification for (IOU, party, action), if any."""
+async def take_verification(
+    conn: AsyncConnection,
+    iou_id: str,
+    role: str,
+    action: str,
+    not_before: datetime | None = None,
+) -> Any:
+    """Use up one unused passed verification for (IOU, party, action), if any.
+
+    ``not_before`` ties a check to one occasion (a void request): a check passed
+    before that occasion began belongs to an earlier one and is never used.
+    """
     return (
         await conn.execute(
             text(
@@ -315,10 +325,11 @@ async def take_verification(conn: AsyncConnection, iou_id: str, role: str, actio
                 " SELECT verification_id FROM verifications_received"
                 " WHERE iou_id = :id AND role = :role AND action = :action"
                 " AND used_at IS NULL AND rejected_reason IS NULL"
+                " AND (CAST(:not_before AS timestamptz) IS NULL OR passed_at >= :not_before)"
                 " ORDER BY passed_at LIMIT 1 FOR UPDATE)"
                 " RETURNING verification_id, passed_at"
             ),
-            {"id": iou_id, "role": role, "action": action},
+            {"id": iou_id, "role": role, "action": action, "not_before": not_before},
         )
     ).first()
 

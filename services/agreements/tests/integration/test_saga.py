@@ -1033,14 +1033,9 @@ async def test_both_parties_asking_to_void_at_once_start_one_request(
     assert now["void_request"]["id"] == started["id"]
 
 
-# --- known faults -------------------------------------------------------------------
+# --- faults found and fixed ----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Reason checks min_length before strip(): a reason of spaces is stored "
-    "as an empty reason instead of being refused by field",
-)
 async def test_a_refusal_needs_a_reason_that_is_more_than_spaces(saga: Saga) -> None:
     lender, borrower = a_person("张三"), a_person("李四")
     iou = await saga.awaiting_counterparty(lender, borrower)
@@ -1054,12 +1049,6 @@ async def test_a_refusal_needs_a_reason_that_is_more_than_spaces(saga: Saga) -> 
     assert (await saga.iou(lender, iou["id"]))["status"] == "awaiting_counterparty"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Verifications are matched by (IOU, party, action), not by void request: "
-    "a confirm_void face check passed during an earlier, refused request is "
-    "used up by a later one, which is then voided without a new face check",
-)
 async def test_a_face_check_for_an_earlier_void_request_does_not_confirm_a_later_one(
     saga: Saga,
 ) -> None:
@@ -1078,3 +1067,13 @@ async def test_a_face_check_for_an_earlier_void_request_does_not_confirm_a_later
 
     assert asked.status_code == 200, asked.text
     assert asked.json()["status"] == "void_requested", "needs a new face check"
+
+
+async def test_a_counterparty_signature_before_the_initiator_signed_is_refused(saga: Saga) -> None:
+    lender, borrower = a_person("张三"), a_person("李四")
+    iou = await saga.awaiting_initiator(lender, borrower)
+
+    await saga.signature(iou["id"], "borrower", borrower, sha("preview " + iou["id"]))
+
+    await saga.wait_audit(lender, iou["id"], "signature_rejected", reason="not_this_partys_turn")
+    assert (await saga.iou(lender, iou["id"]))["status"] == "awaiting_initiator"
