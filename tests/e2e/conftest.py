@@ -30,7 +30,7 @@ def _ports_free(base: int) -> bool:
 def _free_base_port() -> int:
     rng = random.Random()
     for _ in range(50):
-        base = rng.randrange(20000, 40000, 20)
+        base = rng.randrange(20000, 32000, 100)
         if _ports_free(base):
             return base
     raise RuntimeError("no free block of ports for the test stack")

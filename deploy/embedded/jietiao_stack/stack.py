@@ -201,6 +201,9 @@ class Stack:
         c = self.config
         c.data_dir.mkdir(parents=True, exist_ok=True)
         check_port_free(c.port("postgres"), "postgres")
+        if c.nats_nodes > 1:
+            for node, route in enumerate(c.nats_route_ports()):
+                check_port_free(route, c.nats_name(node) + " routes")
         for node in range(c.nats_nodes):
             check_port_free(c.nats_port(node), c.nats_name(node))
             check_port_free(c.nats_monitor_port(node), c.nats_name(node) + " monitoring")
