@@ -227,6 +227,20 @@ class SmsDelivered(Contract):
     provider: str
 
 
+# --- compensations ----------------------------------------------------------
+
+Compensation = Literal["close_flow", "cancel_reminders", "supersede_previews"]
+
+
+class CompensationCompleted(Contract):
+    """A service finished undoing its part of a flow that ended."""
+
+    agreement_id: str
+    compensation: Compensation
+    completed_at: datetime
+    detail: str = ""
+
+
 # --- agreements -------------------------------------------------------------
 
 
@@ -248,6 +262,8 @@ class Subject:
     DOCUMENT_RENDERED = "jietiao.evt.documents.document.rendered"
     SMS_DELIVERED = "jietiao.evt.notify.sms.delivered"
     IOU_STATUS_CHANGED = "jietiao.evt.agreements.iou.status_changed"
+    NOTIFY_COMPENSATED = "jietiao.evt.notify.compensation.completed"
+    DOCUMENTS_COMPENSATED = "jietiao.evt.documents.compensation.completed"
     RENDER_DOCUMENT = "jietiao.cmd.documents.document.render"
     SUPERSEDE_PREVIEWS = "jietiao.cmd.documents.preview.supersede"
     SEND_SMS = "jietiao.cmd.notify.sms.send"
@@ -271,6 +287,8 @@ PAYLOADS: dict[str, type[Contract]] = {
     Subject.SCHEDULE_REMINDERS: ScheduleReminders,
     Subject.CANCEL_REMINDERS: CancelReminders,
     Subject.CLOSE_FLOW: CloseFlow,
+    Subject.NOTIFY_COMPENSATED: CompensationCompleted,
+    Subject.DOCUMENTS_COMPENSATED: CompensationCompleted,
 }
 
 
@@ -292,6 +310,8 @@ SENT_BY: dict[str, tuple[str, ...]] = {
     Subject.DOCUMENT_RENDERED: ("documents",),
     Subject.SMS_DELIVERED: ("notify",),
     Subject.IOU_STATUS_CHANGED: ("agreements",),
+    Subject.NOTIFY_COMPENSATED: ("notify",),
+    Subject.DOCUMENTS_COMPENSATED: ("documents",),
     Subject.RENDER_DOCUMENT: ("agreements",),
     Subject.SUPERSEDE_PREVIEWS: ("agreements",),
     Subject.SEND_SMS: ("agreements", "identity"),

@@ -9,6 +9,7 @@ from documents.seal import SEAL_FIELD, VOID_FIELD, SealReport, asn1_cert, read_c
 from jietiao_stack.client import ApiFailure, JietiaoApi, Session
 from jietiao_stack.personas import Person, make_person
 from jietiao_stack.stack import Stack
+from jietiao_stack.testing import wait_until
 from pypdf import PdfReader
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
@@ -134,7 +135,6 @@ async def test_reminders_are_scheduled_for_each_instalment(api: JietiaoApi, peop
         )
         return body["items"]
 
-    from jietiao_stack.testing import wait_until
 
     items = await wait_until(schedule)
     assert len(items) == 12
@@ -215,3 +215,20 @@ async def test_void_confirmed_voids_the_iou_and_renders_a_voided_copy(
     assert lender.name in pdf_text(copy)
     for person in people:
         await api.wait_sms(person.phone, "voided", agreement_id=iou["id"])
+
+
+async def test_the_saga_records_when_each_undoing_is_done(api: JietiaoApi, people) -> None:
+    initiator, counterparty = people
+    a, _, iou = await initiated(api, initiator, counterparty, "lender")
+    await a.call("withdraw", "POST", f"/api/ious/{iou['id']}/withdraw")
+
+    async def completed() -> set[str]:
+        trail = await a.call("audit", "GET", f"/api/ious/{iou['id']}/audit")
+        done = {
+            line["detail"].get("reason")
+            for line in trail["items"]
+            if line["action"] == "compensation_completed"
+        }
+        return done if {"close_flow", "supersede_previews"} <= done else set()
+
+    assert await wait_until(completed) == {"close_flow", "supersede_previews"}

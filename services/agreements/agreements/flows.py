@@ -25,6 +25,7 @@ from jietiao_shared.contracts import (
     SupersedePreviews,
 )
 from jietiao_shared.personal import mask_name
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import store
@@ -119,8 +120,22 @@ def _describe(detail: dict[str, Any]) -> str:
     return "; ".join(f"{k}={detail[k]}" for k in keys if detail.get(k))
 
 
+async def requested(conn: AsyncConnection, iou: Iou, compensation: str) -> None:
+    """Record that the saga asked for an undoing; its service reports completion."""
+    await conn.execute(
+        text(
+            "INSERT INTO saga_compensations (iou_id, compensation) VALUES (:i, :c)"
+            " ON CONFLICT (iou_id, compensation) DO UPDATE SET requested_at = now(),"
+            " completed_at = NULL, detail = NULL"
+        ),
+        {"i": iou.id, "c": compensation},
+    )
+
+
 async def compensate(conn: AsyncConnection, iou: Iou, ending: str) -> None:
     """Undo what an unsigned IOU set in motion: links, queued SMS, previews."""
+    await requested(conn, iou, "close_flow")
+    await requested(conn, iou, "supersede_previews")
     await outbox.add(
         conn,
         Subject.CLOSE_FLOW,
@@ -236,6 +251,7 @@ async def schedule_reminders(conn: AsyncConnection, iou: Iou) -> None:
 
 async def cancel_reminders(conn: AsyncConnection, iou: Iou, reason: str) -> None:
     """Ask notify to drop every reminder not yet sent."""
+    await requested(conn, iou, "cancel_reminders")
     await outbox.add(
         conn,
         Subject.CANCEL_REMINDERS,
@@ -415,8 +431,6 @@ async def refuse_void(conn: AsyncConnection, iou: Iou, request: Any, reason: str
 
 async def conn_update_void(conn: AsyncConnection, request_id: Any, **values: Any) -> None:
     """Set some columns of a void request."""
-    from sqlalchemy import text
-
     assignments = ", ".join(f"{k} = :{k}" for k in values)
     await conn.execute(
         text(f"UPDATE void_requests SET {assignments} WHERE id = :id"),

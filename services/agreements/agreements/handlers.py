@@ -10,6 +10,7 @@ import logging
 
 from jietiao_shared.bus import Consumers
 from jietiao_shared.contracts import (
+    CompensationCompleted,
     DocumentRendered,
     Envelope,
     SignatureCaptured,
@@ -167,8 +168,29 @@ async def on_document_rendered(
         await store.update_iou(conn, iou.id, voided_sha256=event.sha256)
 
 
+async def on_compensation_completed(
+    conn: AsyncConnection, envelope: Envelope, event: CompensationCompleted
+) -> None:
+    """Record that a service finished its part of undoing a flow."""
+    done = await conn.execute(
+        text(
+            "UPDATE saga_compensations SET completed_at = :t, detail = :d"
+            " WHERE iou_id = :i AND compensation = :c AND completed_at IS NULL"
+        ),
+        {"t": event.completed_at, "d": event.detail, "i": event.agreement_id,
+         "c": event.compensation},
+    )  # fmt: skip
+    if done.rowcount:
+        await store.audit(
+            conn, event.agreement_id, "system", "compensation_completed",
+            reason=event.compensation,
+        )  # fmt: skip
+
+
 def register(consumers: Consumers) -> None:
     """Subscribe agreements to the facts it reacts to."""
     consumers.on(Subject.SIGNATURE_CAPTURED, "signature-captured", on_signature_captured)
     consumers.on(Subject.VERIFICATION_PASSED, "verification-passed", on_verification_passed)
     consumers.on(Subject.DOCUMENT_RENDERED, "document-rendered", on_document_rendered)
+    consumers.on(Subject.NOTIFY_COMPENSATED, "notify-compensated", on_compensation_completed)
+    consumers.on(Subject.DOCUMENTS_COMPENSATED, "documents-compensated", on_compensation_completed)

@@ -28,7 +28,7 @@ STUCK_WHEN: dict[str, str] = {
 
 async def list_stuck(conn: AsyncConnection, age_seconds: float) -> list[dict[str, Any]]:
     """Every stuck saga with why, oldest first."""
-    found: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = await _pending_compensations(conn, age_seconds)
     for reason, condition in STUCK_WHEN.items():
         rows = await conn.execute(
             text(
@@ -49,6 +49,28 @@ async def list_stuck(conn: AsyncConnection, age_seconds: float) -> list[dict[str
                 }
             )
     return found
+
+
+async def _pending_compensations(conn: AsyncConnection, age_seconds: float) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        text(
+            "SELECT c.iou_id, c.compensation, c.requested_at, i.status FROM saga_compensations c"
+            " JOIN ious i ON i.id = c.iou_id WHERE c.completed_at IS NULL"
+            " AND c.requested_at < now() - make_interval(secs => :age) ORDER BY c.requested_at"
+        ),
+        {"age": age_seconds},
+    )
+    return [
+        {
+            "agreement_id": str(r.iou_id),
+            "reason": f"compensation_pending:{r.compensation}",
+            "status": r.status,
+            "since": r.requested_at.isoformat(),
+            "nudged_at": None,
+            "nudges": 0,
+        }
+        for r in rows
+    ]
 
 
 async def nudge_stuck(conn: AsyncConnection, age_seconds: float, batch: int = 20) -> int:

@@ -29,12 +29,13 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from jietiao_shared import outbox
 from jietiao_shared.bus import Consumers
 from jietiao_shared.contracts import (
+    CompensationCompleted,
     DocumentRendered,
     Envelope,
     RenderDocument,
@@ -137,6 +138,17 @@ class DocumentHandlers:
         await lock_agreement(conn, cmd.agreement_id)
         await record_supersession(conn, cmd, envelope.occurred_at)
         count = await supersede_previews(conn, cmd.agreement_id, envelope.occurred_at)
+        await outbox.add(
+            conn,
+            Subject.DOCUMENTS_COMPENSATED,
+            CompensationCompleted(
+                agreement_id=cmd.agreement_id,
+                compensation="supersede_previews",
+                completed_at=datetime.now(UTC),
+                detail=f"{count} preview(s) superseded",
+            ),
+            correlation_id=cmd.agreement_id,
+        )
         log.info("superseded %d preview(s) (%s)", count, cmd.reason)
 
     async def _render_and_store(

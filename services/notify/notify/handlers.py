@@ -7,10 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from jietiao_shared import outbox
 from jietiao_shared.bus import Consumers
 from jietiao_shared.contracts import (
     CancelReminders,
     CloseFlow,
+    CompensationCompleted,
     Envelope,
     IssueShareLink,
     ScheduleReminders,
@@ -85,7 +87,29 @@ async def cancel_reminders(
     conn: AsyncConnection, envelope: Envelope, payload: CancelReminders
 ) -> None:
     """Cancel the agreement's reminders that were not sent yet."""
-    await reminders.cancel(conn, payload.agreement_id, payload.reason, envelope.occurred_at)
+    cancelled = await reminders.cancel(
+        conn, payload.agreement_id, payload.reason, envelope.occurred_at
+    )
+    await _completed(
+        conn, payload.agreement_id, "cancel_reminders", f"{cancelled} reminders cancelled"
+    )
+
+
+async def _completed(
+    conn: AsyncConnection, agreement_id: str, compensation: Any, detail: str
+) -> None:
+    """Tell the saga that this part of the undoing is done."""
+    await outbox.add(
+        conn,
+        Subject.NOTIFY_COMPENSATED,
+        CompensationCompleted(
+            agreement_id=agreement_id,
+            compensation=compensation,
+            completed_at=datetime.now(UTC),
+            detail=detail,
+        ),
+        correlation_id=agreement_id,
+    )
 
 
 async def close_flow(conn: AsyncConnection, envelope: Envelope, payload: CloseFlow) -> None:
@@ -109,6 +133,12 @@ async def close_flow(conn: AsyncConnection, envelope: Envelope, payload: CloseFl
     )
     cancelled = await reminders.cancel(conn, agreement_id, payload.ending)
     dropped = await sms.drop_queued(conn, agreement_id, sms.FLOW_ENDING_KINDS, "flow_closed")
+    await _completed(
+        conn,
+        agreement_id,
+        "close_flow",
+        f"{revoked.rowcount} links revoked, {cancelled} reminders cancelled, {dropped} sms dropped",
+    )
     log.info(
         "flow of %s closed (%s): %d links revoked, %d reminders cancelled, %d sms dropped",
         agreement_id,
