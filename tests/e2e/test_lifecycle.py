@@ -135,7 +135,6 @@ async def test_reminders_are_scheduled_for_each_instalment(api: JietiaoApi, peop
         )
         return body["items"]
 
-
     items = await wait_until(schedule)
     assert len(items) == 12
 
