@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 from jietiao_shared.service import Runtime, ServiceSpec
 
-from . import api
+from . import api, workers
 from .face import make_provider
 from .keys import load_keys
 from .settings import IdentitySettings
@@ -25,4 +25,5 @@ def build_spec() -> ServiceSpec:
         routers=[api.router],
         migration_packages=["jietiao_shared", "identity"],
         on_startup=_startup,
+        workers=[workers.expire_sessions],
     )

@@ -19,6 +19,7 @@ class IdentitySettings(ServiceSettings):
     codes_per_phone_per_hour: int = 5
     token_ttl_seconds: int = 12 * 3600
     verification_ttl_seconds: int = 900
+    verification_sweep_seconds: float = 30.0
 
     # Tencent Cloud FaceID (JIETIAO_FACE_PROVIDER=tencent); the endpoint is for tests only.
     tencent_secret_id: str = Field(default="", repr=False)

@@ -9,13 +9,16 @@ import httpx
 import nats
 import pytest
 import pytest_asyncio
+from identity import workers
 from identity.app import build_spec
+from identity.settings import IdentitySettings
 from jietiao_shared.auth import JwksVerifier
 from jietiao_shared.bus import provision
-from jietiao_shared.db import migrate
+from jietiao_shared.db import make_engine, migrate
 from jietiao_shared.personal import id_number_sha256
-from jietiao_shared.service import create_app
+from jietiao_shared.service import Runtime, create_app
 from jietiao_stack.testing import BackingServers, free_port, serving, wait_until
+from sqlalchemy import text
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -220,3 +223,33 @@ async def test_someone_else_cannot_see_or_complete_my_check(
     assert forged.status_code == 404
     no_token = await identity.post(f"/verifications/{vid}/local-check", json={"outcome": "pass"})
     assert no_token.status_code == 401
+
+
+async def test_a_session_past_its_deadline_is_closed_as_expired_by_the_sweep(
+    identity: httpx.AsyncClient, backing_servers: BackingServers
+) -> None:
+    session = await login(identity, backing_servers.nats_url, a_phone())
+    opened = await identity.post(
+        "/verifications",
+        headers={"authorization": f"Bearer {session['access_token']}"},
+        json={"agreement_id": str(uuid.uuid4()), "party_role": "lender", "action": "sign",
+              "name": "张三", "id_number": LENDER_ID},
+    )  # fmt: skip
+    vid = opened.json()["verification_id"]
+    settings = IdentitySettings(database_url=backing_servers.database_url("test_identity"))
+    engine = make_engine(settings.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE verifications SET expires_at = now() - interval '1 second' WHERE id = :id"
+            ),
+            {"id": vid},
+        )
+    runtime = Runtime(settings=settings, engine=engine, consumers=None)  # type: ignore[arg-type]
+
+    assert await workers.expire_due(runtime) >= 1
+
+    await engine.dispose()
+    events = await wait_until(lambda: _verification_events(backing_servers.nats_url, vid))
+    assert events[0]["type"] == "VerificationFailed"
+    assert events[0]["data"]["reason"] == "session_expired"
