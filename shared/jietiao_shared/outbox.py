@@ -81,8 +81,12 @@ class OutboxRelay:
         *,
         batch_size: int = 50,
         poll_seconds: float = 1.0,
+        outbox_retention_hours: float = 24.0,
+        inbox_retention_days: float = 30.0,
     ) -> None:
         self.engine = engine
+        self.outbox_retention_hours = outbox_retention_hours
+        self.inbox_retention_days = inbox_retention_days
         self.database_url = database_url
         self.publish = publish
         self.batch_size = batch_size
@@ -92,12 +96,15 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until cancelled."""
         listener = await self._listen()
-        observed = 0.0
+        observed = purged = 0.0
         try:
             while True:
                 if time.monotonic() - observed > 2.0:
                     observed = time.monotonic()
                     await self._observe()
+                if time.monotonic() - purged > 600.0:
+                    purged = time.monotonic()
+                    await self.purge()
                 try:
                     sent = await self.drain()
                 except Exception:
@@ -148,6 +155,28 @@ class OutboxRelay:
                     {"ids": sent},
                 )
         return len(sent)
+
+    async def purge(self) -> tuple[int, int]:
+        """Delete sent outbox rows and old inbox rows past their retention.
+
+        Sent rows keep the payloads they carried (phone numbers among them), so they
+        are kept only long enough to investigate a delivery; inbox rows must outlive
+        any redelivery or dead-letter replay of their message.
+        """
+        try:
+            async with self.engine.begin() as conn:
+                sent = await conn.execute(
+                    text("DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => :s)"),
+                    {"s": self.outbox_retention_hours * 3600},
+                )
+                handled = await conn.execute(
+                    text("DELETE FROM inbox WHERE handled_at < now() - make_interval(secs => :s)"),
+                    {"s": self.inbox_retention_days * 86400},
+                )
+        except Exception:
+            log.warning("outbox and inbox not purged this time", exc_info=True)
+            return 0, 0
+        return sent.rowcount, handled.rowcount
 
     async def _observe(self) -> None:
         """Update the outbox lag gauges."""

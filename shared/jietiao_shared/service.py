@@ -161,6 +161,8 @@ async def _start_backing(spec: ServiceSpec, runtime: Runtime, broker: Any) -> No
         settings.database_url,
         lambda s, e, h: publish_envelope(broker, s, e, h),
         poll_seconds=settings.outbox_poll_seconds,
+        outbox_retention_hours=settings.outbox_retention_hours,
+        inbox_retention_days=settings.inbox_retention_days,
     )
     runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
     for worker in spec.workers:

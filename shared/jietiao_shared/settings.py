@@ -21,6 +21,8 @@ class ServiceSettings(BaseSettings):
     max_deliver: int = 6
     retry_backoff_seconds: list[float] = [0.5, 2.0, 5.0, 15.0, 30.0]
     outbox_poll_seconds: float = 1.0
+    outbox_retention_hours: float = 24.0
+    inbox_retention_days: float = 30.0
     stream_replicas: int = 1
     otel_exporter: str = "none"
     otel_endpoint: str | None = None

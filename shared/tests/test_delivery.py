@@ -218,3 +218,39 @@ async def test_a_dead_letter_is_listed_and_replayed_to_the_consumer_that_failed(
     assert await deadletters.list_dead_letters(js, "test-replayable") == []
     await nc.close()
     await broker.stop()
+
+
+async def test_sent_outbox_rows_are_purged_after_their_retention(
+    engine: AsyncEngine, backing_servers: BackingServers
+) -> None:
+    async with engine.begin() as conn:
+        old = await outbox.add(
+            conn, Subject.CLOSE_FLOW, CloseFlow(agreement_id=str(uuid.uuid4()), ending="expired")
+        )
+        fresh = await outbox.add(
+            conn, Subject.CLOSE_FLOW, CloseFlow(agreement_id=str(uuid.uuid4()), ending="expired")
+        )
+        await conn.execute(
+            text("UPDATE outbox SET sent_at = now() - interval '2 days' WHERE id = :id"),
+            {"id": old.message_id},
+        )
+        await conn.execute(
+            text("UPDATE outbox SET sent_at = now() WHERE id = :id"), {"id": fresh.message_id}
+        )
+    relay = outbox.OutboxRelay(
+        engine,
+        backing_servers.database_url("shared_delivery"),
+        publish=lambda *_: None,  # type: ignore[arg-type,return-value]
+    )
+
+    purged, _ = await relay.purge()
+
+    async with engine.connect() as conn:
+        left = {
+            str(r.id)
+            for r in await conn.execute(
+                text("SELECT id FROM outbox WHERE id IN (:a, :b)"),
+                {"a": old.message_id, "b": fresh.message_id},
+            )
+        }
+    assert purged >= 1 and left == {fresh.message_id}
