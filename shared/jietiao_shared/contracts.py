@@ -130,6 +130,7 @@ class RenderDocument(Contract):
     readers: list[str]
     signatures: list[SignatureOnDocument] = []
     audit: list[AuditLine] = []
+    audit_head: str = ""
     voided: dict[str, Any] | None = None
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from . import flows, store
+from . import audit_chain, flows, store
 from .domain.saga import ENDINGS, Conflict, Status, other_role
 from .settings import AgreementsSettings
 from .store import Iou, Party
@@ -289,7 +289,11 @@ async def audit_trail(iou_id: str, caller: CurrentCaller, request: Request) -> d
     async with _engine(request).connect() as conn:
         iou, _ = await _load_for(conn, iou_id, caller, lock=False)
         trail = await store.audit_trail(conn, iou.id)
-    return {"items": [{**t, "at": t["at"].isoformat()} for t in trail]}
+        chain = await audit_chain.verify(conn, iou.id)
+    return {
+        "items": [{**t, "at": t["at"].isoformat()} for t in trail],
+        "chain": {"entries": chain.entries, "head": chain.head, "intact": chain.intact},
+    }
 
 
 @router.get("/ious/{iou_id}/party")

@@ -28,7 +28,7 @@ from jietiao_shared.personal import mask_name
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from . import store
+from . import audit_chain, store
 from .domain.saga import Conflict, Status, Step, next_status, other_role
 from .settings import get_settings
 from .store import Iou
@@ -109,6 +109,7 @@ async def render(conn: AsyncConnection, iou: Iou, kind: Any, **extra: Any) -> No
             readers=readers(iou),
             signatures=signatures if kind != "preview" else [],
             audit=trail if kind != "preview" else [],
+            audit_head=(await audit_chain.verify(conn, iou.id)).head if kind != "preview" else "",
             **extra,
         ),
         correlation_id=iou.id,

@@ -12,7 +12,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from jietiao_shared.crypto import FieldCipher
@@ -20,6 +20,7 @@ from jietiao_shared.personal import id_number_sha256
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import audit_chain
 from .settings import get_cipher
 
 log = logging.getLogger(__name__)
@@ -246,17 +247,37 @@ async def update_party(conn: AsyncConnection, iou_id: str, role: str, **values: 
 
 
 async def audit(conn: AsyncConnection, iou_id: str, actor: str, action: str, **detail: Any) -> None:
-    """Append one line to the IOU's audit trail."""
+    """Append one entry to the IOU's hash-chained audit trail."""
+    await conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('audit:' || :id))"), {"id": iou_id}
+    )
+    last = (
+        await conn.execute(
+            text(
+                "SELECT seq, entry_hash FROM audit_log WHERE iou_id = :id AND seq IS NOT NULL"
+                " ORDER BY seq DESC LIMIT 1"
+            ),
+            {"id": iou_id},
+        )
+    ).first()
+    seq = (last.seq if last else 0) + 1
+    prev = last.entry_hash if last else audit_chain.GENESIS
+    at = datetime.now(UTC)
+    stored = json.loads(json.dumps(detail, ensure_ascii=False, default=str))
     await conn.execute(
         text(
-            "INSERT INTO audit_log (iou_id, actor, action, detail)"
-            " VALUES (:id, :actor, :action, CAST(:detail AS jsonb))"
+            "INSERT INTO audit_log (iou_id, at, actor, action, detail, seq, prev_hash, entry_hash)"
+            " VALUES (:id, :at, :actor, :action, CAST(:detail AS jsonb), :seq, :prev, :hash)"
         ),
         {
             "id": iou_id,
+            "at": at,
             "actor": actor,
             "action": action,
-            "detail": json.dumps(detail, ensure_ascii=False, default=str),
+            "detail": json.dumps(stored, ensure_ascii=False),
+            "seq": seq,
+            "prev": prev,
+            "hash": audit_chain.entry_hash(prev, iou_id, seq, at, actor, action, stored),
         },
     )
 
@@ -264,7 +285,10 @@ async def audit(conn: AsyncConnection, iou_id: str, actor: str, action: str, **d
 async def audit_trail(conn: AsyncConnection, iou_id: str) -> list[dict[str, Any]]:
     """The IOU's audit trail, oldest first."""
     rows = await conn.execute(
-        text("SELECT at, actor, action, detail FROM audit_log WHERE iou_id = :id ORDER BY id"),
+        text(
+            "SELECT at, actor, action, detail, seq, entry_hash FROM audit_log"
+            " WHERE iou_id = :id ORDER BY id"
+        ),
         {"id": iou_id},
     )
     return [dict(r._mapping) for r in rows]

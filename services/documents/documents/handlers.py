@@ -65,6 +65,14 @@ log = logging.getLogger(__name__)
 PERMANENT_ERRORS = (ValueError, KeyError, TypeError, ArithmeticError)
 
 
+def audit_entries(cmd: RenderDocument, rendered_at: datetime) -> list[AuditEntry]:
+    """The audit lines to print, ending with the head of the hash chain they form."""
+    entries = [AuditEntry(a.at, a.actor, a.action, a.detail) for a in cmd.audit]
+    if cmd.audit_head:
+        entries.append(AuditEntry(rendered_at, "system", "审计链末端哈希", cmd.audit_head))
+    return entries
+
+
 class SignatureNotYetReceived(Exception):
     """A render needs a signature PNG whose SignatureCaptured has not arrived yet."""
 
@@ -199,7 +207,7 @@ class DocumentHandlers:
             # Render first: a void detail the font cannot draw is a permanent failure.
             stamp = render_void_stamp(cmd.terms, cmd.voided, font_path=self.font_path)
             return sealer.seal_voided(signed_copy, stamp, str(cmd.voided.get("reason", "")))
-        audit = [AuditEntry(a.at, a.actor, a.action, a.detail) for a in cmd.audit]
+        audit = audit_entries(cmd, rendered_at)
         rendered = render_iou_layout(
             cmd.terms,
             kind=cmd.kind,
@@ -217,7 +225,7 @@ class DocumentHandlers:
         rendered_at: datetime,
     ) -> bytes:
         """The PDF of a render command; CPU-bound, run it in a worker thread."""
-        audit = [AuditEntry(a.at, a.actor, a.action, a.detail) for a in cmd.audit]
+        audit = audit_entries(cmd, rendered_at)
         return render_iou(
             cmd.terms,
             kind=cmd.kind,

@@ -44,6 +44,8 @@ from jietiao_stack.testing import (
     wait_until,
 )
 from nats.js.errors import NotFoundError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -1077,3 +1079,27 @@ async def test_a_counterparty_signature_before_the_initiator_signed_is_refused(s
 
     await saga.wait_audit(lender, iou["id"], "signature_rejected", reason="not_this_partys_turn")
     assert (await saga.iou(lender, iou["id"]))["status"] == "awaiting_initiator"
+
+
+async def test_the_audit_trail_is_a_hash_chain_that_shows_an_edit(saga: Saga) -> None:
+    lender, borrower = a_person("张三"), a_person("李四")
+    iou = await saga.awaiting_counterparty(lender, borrower)
+    trail = (await saga.call(lender, "GET", f"/ious/{iou['id']}/audit")).json()
+    assert trail["chain"]["intact"] and trail["chain"]["entries"] == len(trail["items"])
+    assert trail["chain"]["head"] == trail["items"][-1]["entry_hash"]
+
+    async with saga.engine.begin() as conn:
+        with pytest.raises(DBAPIError, match="append-only"):
+            await conn.execute(
+                text("UPDATE audit_log SET actor = 'someone' WHERE iou_id = :id"), {"id": iou["id"]}
+            )
+    async with saga.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        await conn.execute(
+            text("UPDATE audit_log SET actor = 'someone' WHERE iou_id = :id AND seq = 2"),
+            {"id": iou["id"]},
+        )
+        await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+
+    tampered = (await saga.call(lender, "GET", f"/ious/{iou['id']}/audit")).json()["chain"]
+    assert not tampered["intact"]
