@@ -20,6 +20,7 @@ from typing import Any, Literal
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from jietiao_shared.personal import mask_id_number, mask_phone
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -433,12 +434,14 @@ def _statement(doc: _Doc) -> list[Flowable]:
 
 def _parties_table(doc: _Doc) -> Table:
     rows = [["", "出借人", "借款人"]]
+    shown = {"name": str, "id_number": mask_id_number, "phone": mask_phone}
     for label, key in (
         ("姓名", "name"),
         ("身份证号", "id_number"),
         ("手机号", "phone"),
     ):
-        rows.append([label, _party(doc, "lender")[key], _party(doc, "borrower")[key]])
+        show = shown[key]
+        rows.append([label, show(_party(doc, "lender")[key]), show(_party(doc, "borrower")[key])])
     cells = [[_p(str(v), doc.s.cell) for v in row] for row in rows]
     widths = [28 * mm, (_BODY_W - 28 * mm) / 2, (_BODY_W - 28 * mm) / 2]
     return Table(cells, colWidths=widths, style=_grid(header=True))

@@ -36,6 +36,13 @@ def signed_kwargs(signatures, audit, rendered_at) -> dict:
     return {"signatures": signatures, "audit": audit, "rendered_at": rendered_at}
 
 
+def test_the_document_shows_id_and_phone_numbers_masked(terms, rendered_at):
+    text = text_of(render_iou(terms, kind="preview", rendered_at=rendered_at))
+
+    for full in ("11010519491231002X", "440524188001010014", "13800000001"):
+        assert full not in text
+
+
 def test_preview_states_title_parties_and_amount(terms, rendered_at):
     text = text_of(render_iou(terms, kind="preview", rendered_at=rendered_at))
 
@@ -43,9 +50,9 @@ def test_preview_states_title_parties_and_amount(terms, rendered_at):
         "借条",
         "张三",
         "李四",
-        "11010519491231002X",
-        "440524188001010014",
-        "+8613800000001",
+        "110***********002X",
+        "440***********0014",
+        "138****0001",
         "¥12,000.00",
         "人民币壹万贰仟元整",
         "装修",
