@@ -260,7 +260,22 @@ class JietiaoApi:
         raise TimeoutError(f"{count} SMS of kind {kind} not recorded within {seconds}s")
 
     async def login(self, person: Person) -> Session:
-        """Log in by phone and the one-time code the SMS carried."""
+        """Log in by phone and the one-time code the SMS carried.
+
+        With ``retry_seconds`` set, a code refused because a newer one was sent
+        meanwhile (a retried request, an SMS that arrived late) is asked for again,
+        as a person would.
+        """
+        attempts = 3 if self.retry_seconds else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._login_once(person)
+            except ApiFailure as failure:
+                if attempt == attempts or failure.status != 400:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _login_once(self, person: Person) -> Session:
         known = {m["id"] for m in await self.recorded_sms(phone=person.phone, kind="login_code")}
         await self.request(
             "request_code",
