@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -434,7 +434,11 @@ def _statement(doc: _Doc) -> list[Flowable]:
 
 def _parties_table(doc: _Doc) -> Table:
     rows = [["", "出借人", "借款人"]]
-    shown = {"name": str, "id_number": mask_id_number, "phone": mask_phone}
+    shown: dict[str, Callable[[str], str]] = {
+        "name": str,
+        "id_number": mask_id_number,
+        "phone": mask_phone,
+    }
     for label, key in (
         ("姓名", "name"),
         ("身份证号", "id_number"),
