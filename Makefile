@@ -9,7 +9,8 @@ PORT   ?= 8100
 PACKAGES := shared services/agreements services/identity services/signing \
             services/notify services/documents services/gateway deploy/embedded
 
-.PHONY: run test demo bench lint typecheck system-deps clean-data dead-letters docs scale
+.PHONY: run test demo bench lint typecheck system-deps clean-data dead-letters docs scale runtime-deps \
+        test-containers images
 
 $(STAMP): requirements/dev.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +21,11 @@ $(STAMP): requirements/dev.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 system-deps:
 	bash deploy/embedded/system-deps.sh
 
+runtime-deps:
+	JIETIAO_NEED_BROWSER=0 bash deploy/embedded/system-deps.sh
+
 ## Run the whole platform on this machine (NATS + PostgreSQL from wheels).
-run: $(STAMP) system-deps
+run: $(STAMP) runtime-deps
 	$(BIN)/python -m jietiao_stack run --data-dir $(DATA) --base-port $(PORT)
 
 ## Lint, type-check, then run every test; the tests start their own NATS,
@@ -42,7 +46,7 @@ dead-letters: $(STAMP)
 	JIETIAO_NATS_URL=nats://127.0.0.1:$$(($(PORT) + 11)) $(BIN)/python -m jietiao_shared.deadletters list
 
 ## One replica against two, and faults in a three-node NATS cluster (own ports).
-scale: $(STAMP) system-deps
+scale: $(STAMP) runtime-deps
 	$(BIN)/python tools/scale.py
 
 ## Regenerate the API documents in docs/ from the code (a test fails when they drift).
@@ -51,6 +55,31 @@ docs: $(STAMP)
 	for s in agreements identity signing notify documents; do \
 	  $(BIN)/python -m $$s asyncapi > docs/asyncapi/$$s.json; done
 	$(BIN)/python -m gateway openapi > docs/openapi/gateway.json
+
+## The same tests with NATS and PostgreSQL in containers (testcontainers): installs
+## docker.io + debootstrap when missing (root), runs a private dockerd (no bridge,
+## host networking only), builds the two images, runs the tests, stops dockerd.
+DOCKER_SOCK := /tmp/jietiao-docker.sock
+test-containers: $(STAMP) runtime-deps
+	@command -v dockerd >/dev/null && command -v debootstrap >/dev/null || { \
+	  [ "$$(id -u)" -eq 0 ] || { echo "install docker.io and debootstrap (needs root)"; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap; }
+	bash deploy/docker/dockerd.sh start
+	DOCKER_HOST=unix://$(DOCKER_SOCK) bash deploy/docker/build.sh backing; \
+	status=$$?; \
+	if [ $$status -eq 0 ]; then \
+	  JIETIAO_TEST_SERVERS=containers TESTCONTAINERS_RYUK_DISABLED=true \
+	  DOCKER_HOST=unix://$(DOCKER_SOCK) $(BIN)/python -m pytest shared services -m "not e2e"; \
+	  status=$$?; fi; \
+	DOCKER_HOST=unix://$(DOCKER_SOCK) docker ps -aq --filter label=jietiao.test \
+	  | xargs -r env DOCKER_HOST=unix://$(DOCKER_SOCK) docker rm -f >/dev/null; \
+	bash deploy/docker/dockerd.sh stop; \
+	exit $$status
+
+## Every image (base, NATS, PostgreSQL, each service) on the private dockerd.
+images:
+	bash deploy/docker/dockerd.sh start
+	DOCKER_HOST=unix://$(DOCKER_SOCK) bash deploy/docker/build.sh all
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# System packages the platform needs beyond Python wheels: a TrueType CJK font for
-# the PDFs. Installs them with apt-get when missing (needs root).
+# System packages beyond Python wheels: a TrueType CJK font for the PDFs, and
+# Chromium for the browser tests. Installed with apt-get when missing (needs root).
 set -euo pipefail
 
 font=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
-if [ -n "${JIETIAO_CJK_FONT:-}" ] && [ -f "$JIETIAO_CJK_FONT" ]; then
-    exit 0
+missing=()
+if [ -z "${JIETIAO_CJK_FONT:-}" ] && [ ! -f "$font" ]; then
+    missing+=(fonts-wqy-microhei)
 fi
-if [ -f "$font" ]; then
-    exit 0
+if [ "${JIETIAO_NEED_BROWSER:-1}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
+    missing+=(chromium)
 fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
 if [ "$(id -u)" -ne 0 ]; then
-    echo "The CJK font is missing: run 'sudo apt-get install fonts-wqy-microhei'" \
-         "or set JIETIAO_CJK_FONT to a TrueType CJK font file." >&2
+    echo "Missing system packages: ${missing[*]}. Install them with" \
+         "'sudo apt-get install ${missing[*]}' (or set JIETIAO_CJK_FONT to a TrueType" \
+         "CJK font file)." >&2
     exit 1
 fi
-echo "installing fonts-wqy-microhei (CJK font for the PDFs)..."
+echo "installing ${missing[*]}..."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq fonts-wqy-microhei >/dev/null
+apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -161,18 +161,32 @@ async def _fresh_view(conn: AsyncConnection, iou_id: str, role: str) -> dict[str
 # --- creating --------------------------------------------------------------
 
 
-@router.post("/ious", status_code=201)
-async def create_iou(body: IouDraft, caller: CurrentCaller, request: Request) -> dict[str, Any]:
-    """Create an IOU after the notice was accepted; its preview is rendered next."""
-    settings = _settings(request)
+async def _checked_terms(body: IouDraft, caller: Caller, request: Request) -> dict[str, Any]:
+    """The exact terms of a draft, or a 422 naming every wrong field."""
     async with _engine(request).connect() as conn:
         verified = await store.verified_identity(conn, caller.phone)
     try:
-        terms = build_terms(body, caller_phone=caller.phone, settings=settings, verified=verified)
+        return build_terms(
+            body, caller_phone=caller.phone, settings=_settings(request), verified=verified
+        )
     except TermsRejected as exc:
         raise ApiError(
             422, "validation_failed", "填写有误，请检查标出的字段", fields=exc.fields
         ) from exc
+
+
+@router.post("/ious/quote")
+async def quote_iou(body: IouDraft, caller: CurrentCaller, request: Request) -> dict[str, Any]:
+    """The derived terms of a draft (capital numerals, plan, LPR cap); nothing is stored."""
+    terms = await _checked_terms(body, caller, request)
+    return {k: v for k, v in terms.items() if k not in ("lender", "borrower")}
+
+
+@router.post("/ious", status_code=201)
+async def create_iou(body: IouDraft, caller: CurrentCaller, request: Request) -> dict[str, Any]:
+    """Create an IOU after the notice was accepted; its preview is rendered next."""
+    settings = _settings(request)
+    terms = await _checked_terms(body, caller, request)
 
     now = datetime.now(UTC)
     role = body.role

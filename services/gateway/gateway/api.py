@@ -75,6 +75,12 @@ async def create_iou(request: Request) -> Response:
     return await _pass(request, "POST", "agreements", "/ious")
 
 
+@router.post("/ious/quote", tags=["ious"])
+async def quote_iou(request: Request) -> Response:
+    """The capital-numeral amount and repayment plan of a draft, as the form is typed."""
+    return await _pass(request, "POST", "agreements", "/ious/quote")
+
+
 @router.get("/ious", tags=["ious"])
 async def my_folder(request: Request) -> Response:
     """The caller's folder (我的合同), filtered by ``?filter=``."""
@@ -226,6 +232,12 @@ async def share_links(iou_id: str, request: Request) -> Response:
         params={"agreement_id": iou_id},
     )
     return relay(response)
+
+
+@router.get("/share/{token}/qr.png", tags=["links"])
+async def share_link_qr(token: str, request: Request) -> Response:
+    """A QR code (PNG) for a share link."""
+    return await _pass(request, "GET", "notify", f"/share-links/{token}/qr.png")
 
 
 @router.get("/share/{token}", tags=["links"])

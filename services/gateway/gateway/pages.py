@@ -1,9 +1,41 @@
-"""Pages served by the gateway itself: the local face-check page."""
+"""Pages served by the gateway itself: the web client and the local face-check page.
+
+The web client is plain ES modules and CSS under ``static/``, served as they are:
+no build step, nothing fetched at run time.
+"""
+
+from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
+from jietiao_shared.errors import ApiError
+
+STATIC = Path(__file__).parent / "static"
+ASSETS = {p.name: p for p in STATIC.iterdir() if p.suffix in (".js", ".css", ".html")}
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/app/{name}")
+async def asset(name: str) -> FileResponse:
+    """One file of the web client (only the files shipped in ``static/``)."""
+    path = ASSETS.get(name)
+    if path is None:
+        raise ApiError(404, "not_found", "页面不存在")
+    return FileResponse(path, headers={"cache-control": "no-cache"})
+
+
+@router.get("/")
+async def web_client() -> FileResponse:
+    """The web client's page."""
+    return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
+
+
+@router.get("/s/{token}")
+async def share_landing(token: str) -> FileResponse:
+    """A share link opens the web client, which resolves the token itself."""
+    return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
+
 
 LOCAL_FACE_PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
