@@ -273,6 +273,9 @@ class JietiaoApi:
             except ApiFailure as failure:
                 if attempt == attempts or failure.status != 400:
                     raise
+            except TimeoutError:
+                if attempt == attempts:
+                    raise
         raise AssertionError("unreachable")
 
     async def _login_once(self, person: Person) -> Session:
@@ -294,13 +297,14 @@ class JietiaoApi:
         return Session(self, person, body["access_token"], body["account_id"])
 
     async def _new_code(self, phone: str, known: set[str]) -> str:
-        deadline = time.monotonic() + 30
+        patience = max(30.0, self.retry_seconds)
+        deadline = time.monotonic() + patience
         while time.monotonic() < deadline:
             for message in await self.recorded_sms(phone=phone, kind="login_code"):
                 if message["id"] not in known:
                     return _digits(message["text"])
             await asyncio.sleep(0.05)
-        raise TimeoutError("login code SMS not recorded within 30s")
+        raise TimeoutError(f"login code SMS not recorded within {patience:.0f}s")
 
 
 def _error_code(response: httpx.Response) -> str:
