@@ -3,7 +3,10 @@
 Real servers, started from their wheels on free loopback ports in throw-away
 folders (see :mod:`jietiao_stack.testing`): one PostgreSQL for the session (each
 suite uses its own databases) and one NATS per test module, so that durable
-consumers of one suite never meet those of another.
+consumers of one suite never meet those of another. With
+``JIETIAO_TEST_SERVERS=containers`` the same servers run in containers instead
+(testcontainers, local images ``jietiao/postgres`` and ``jietiao/nats``, host
+networking; ``make test-containers``).
 """
 
 from collections.abc import Iterator
@@ -14,13 +17,15 @@ from jietiao_stack.testing import (
     LocalNats,
     LocalPostgres,
     TestTokenIssuer,
+    make_nats,
+    make_postgres,
 )
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[LocalPostgres]:
     """A real PostgreSQL server for this session."""
-    server = LocalPostgres().start()
+    server = make_postgres().start()
     yield server
     server.stop()
 
@@ -28,7 +33,7 @@ def postgres() -> Iterator[LocalPostgres]:
 @pytest.fixture(scope="module")
 def nats_server() -> Iterator[LocalNats]:
     """A real JetStream NATS server for this test module."""
-    server = LocalNats().start()
+    server = make_nats().start()
     yield server
     server.stop()
 

@@ -2,6 +2,9 @@
 
 :class:`BackingServers` starts PostgreSQL and NATS from their wheels on free
 loopback ports in a throw-away folder, so tests never touch a running platform.
+:class:`ContainerPostgres` and :class:`ContainerNats` are the same servers in
+containers (local images, host networking), started through testcontainers when
+``JIETIAO_TEST_SERVERS=containers`` (see the root ``conftest.py``).
 :class:`TestTokenIssuer` plays identity's part for services tested alone: it signs
 session tokens with its own Ed25519 key and serves the key set over HTTP.
 """
@@ -10,6 +13,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import random
 import shutil
 import socket
@@ -114,6 +118,115 @@ class LocalNats:
         """Stop the server and remove its data."""
         _stop(self._process)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+CONTAINER_LABEL = "jietiao.test"
+
+
+def _docker_container(image: str, command: list[str]) -> Any:
+    """A generic testcontainers container on the host's network, without the reaper.
+
+    The reaper (Ryuk) image would have to be pulled from a registry; containers are
+    removed by :meth:`stop` instead, and carry a label for a sweep after the run.
+    """
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    from testcontainers.core.container import DockerContainer
+
+    return (
+        DockerContainer(image)
+        .with_command(command)
+        .with_kwargs(network_mode="host", labels={CONTAINER_LABEL: "1"})
+    )
+
+
+def _stop_container(container: Any) -> None:
+    if container is not None:
+        with contextlib.suppress(Exception):
+            container.stop()
+
+
+class ContainerPostgres(LocalPostgres):
+    """PostgreSQL in a container (``JIETIAO_TEST_POSTGRES_IMAGE``), same interface."""
+
+    def __init__(self, image: str | None = None) -> None:
+        super().__init__()
+        self.image = image or os.environ.get(
+            "JIETIAO_TEST_POSTGRES_IMAGE", "jietiao/postgres:latest"
+        )
+        self._container: Any = None
+
+    def start(self) -> "ContainerPostgres":
+        """Start the container and wait until PostgreSQL accepts connections."""
+        from testcontainers.core.waiting_utils import wait_for_logs
+
+        self._container = _docker_container(self.image, postgres_args(self.port))
+        try:
+            self._container.start()
+            wait_for_logs(self._container, "ready to accept connections", timeout=60)
+            wait_for_port(self.port)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Remove the container and its data."""
+        _stop_container(self._container)
+        self._container = None
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class ContainerNats(LocalNats):
+    """A JetStream NATS server in a container (``JIETIAO_TEST_NATS_IMAGE``), same interface."""
+
+    def __init__(self, image: str | None = None) -> None:
+        super().__init__()
+        self.image = image or os.environ.get("JIETIAO_TEST_NATS_IMAGE", "jietiao/nats:latest")
+        self._container: Any = None
+
+    def start(self) -> "ContainerNats":
+        """Start the container and wait until JetStream is ready."""
+        command = [
+            "--addr", "127.0.0.1",
+            "--port", str(self.port),
+            "--http_port", str(self.monitor_port),
+            "--jetstream",
+            "--store_dir", "/data",
+            "--server_name", "jietiao-test",
+        ]  # fmt: skip
+        self._container = _docker_container(self.image, command)
+        try:
+            self._container.start()
+            wait_for_port(self.port, 60)
+            _wait_http(f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Remove the container and its data."""
+        _stop_container(self._container)
+        self._container = None
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def servers_mode() -> str:
+    """``wheels`` (default) or ``containers``, from ``JIETIAO_TEST_SERVERS``."""
+    mode = os.environ.get("JIETIAO_TEST_SERVERS", "wheels").strip().lower() or "wheels"
+    if mode not in ("wheels", "containers"):
+        raise RuntimeError(f"JIETIAO_TEST_SERVERS must be wheels or containers, not {mode!r}")
+    return mode
+
+
+def make_postgres() -> LocalPostgres:
+    """The PostgreSQL server the test mode asks for (not started)."""
+    return ContainerPostgres() if servers_mode() == "containers" else LocalPostgres()
+
+
+def make_nats() -> LocalNats:
+    """The NATS server the test mode asks for (not started)."""
+    return ContainerNats() if servers_mode() == "containers" else LocalNats()
 
 
 class BackingServers:
