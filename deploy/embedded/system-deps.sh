@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
-# System packages beyond Python wheels: a TrueType CJK font for the PDFs, and
-# Chromium for the browser tests. Installed with apt-get when missing (needs root).
+# System packages beyond Python wheels, installed with apt-get when missing (as root):
+# - a TrueType CJK font for the PDFs (always needed);
+# - Debian's Chromium for the browser tests (tests/browser drive it through
+#   Playwright; no browser is ever downloaded). JIETIAO_NEED_BROWSER=0 skips it,
+#   as `make run` does.
 set -euo pipefail
 
 font=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 missing=()
-if [ -z "${JIETIAO_CJK_FONT:-}" ] && [ ! -f "$font" ]; then
+if ! { [ -n "${JIETIAO_CJK_FONT:-}" ] && [ -f "$JIETIAO_CJK_FONT" ]; } && [ ! -f "$font" ]; then
     missing+=(fonts-wqy-microhei)
 fi
-if [ "${JIETIAO_NEED_BROWSER:-1}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
+browser=0
+if [ "${JIETIAO_NEED_BROWSER:-1}" = "1" ] && [ ! -x /usr/bin/chromium ]; then
     missing+=(chromium)
+    browser=1
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "Missing system packages: ${missing[*]}. Install them with" \
-         "'sudo apt-get install ${missing[*]}' (or set JIETIAO_CJK_FONT to a TrueType" \
-         "CJK font file)." >&2
-    exit 1
+    if [ "$browser" = "1" ]; then
+        echo "Chromium is missing: the browser tests (tests/browser) will be skipped." \
+             "Install it with 'sudo apt-get install chromium' to run them." >&2
+    fi
+    if [[ " ${missing[*]} " == *" fonts-wqy-microhei "* ]]; then
+        echo "The CJK font is missing: run 'sudo apt-get install fonts-wqy-microhei'" \
+             "or set JIETIAO_CJK_FONT to a TrueType CJK font file." >&2
+        exit 1
+    fi
+    exit 0
 fi
-echo "installing ${missing[*]}..."
+echo "installing ${missing[*]} with apt-get..."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq "${missing[@]}" >/dev/null

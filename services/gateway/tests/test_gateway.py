@@ -124,3 +124,30 @@ async def test_the_api_is_described_by_openapi(gateway: httpx.AsyncClient) -> No
     paths = (await gateway.get("/openapi.json")).json()["paths"]
     assert "/api/ious/{iou_id}/void-requests/{void_id}/{answer}" in paths
     assert "/api/auth/codes" in paths
+
+
+async def test_the_web_client_is_served_on_the_same_origin(gateway: httpx.AsyncClient) -> None:
+    page = await gateway.get("/")
+    assert page.status_code == 200 and 'src="/app/app.js"' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    script = await gateway.get("/app/app.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert (await gateway.get("/app/style.css")).headers["content-type"].startswith("text/css")
+    for missing in ("/app/nope.js", "/app/..%2Fpages.py", "/app/pages.py"):
+        assert (await gateway.get(missing)).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/s/abc_DEF-123", "/s"])
+async def test_a_share_link_opens_the_page_without_leaking_its_token(
+    gateway: httpx.AsyncClient, path: str
+) -> None:
+    page = await gateway.get(path)
+    assert page.status_code == 200 and 'src="/app/app.js"' in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_the_local_face_page_returns_only_to_this_origin(gateway: httpx.AsyncClient) -> None:
+    page = await gateway.get("/face/local/00000000-0000-0000-0000-000000000000?back=/%23/x")
+    assert page.status_code == 200
+    assert "back.startsWith('/') && !back.startsWith('//')" in page.text
