@@ -60,6 +60,18 @@ async def log_in(request: Request) -> Response:
     return await _pass(request, "POST", "identity", "/auth/sessions")
 
 
+@router.post("/auth/wechat/bind", tags=["auth"])
+async def bind_wechat(request: Request) -> Response:
+    """Bind the mini-program user (``{"code"}`` from wx.login) to the logged-in account."""
+    return await _pass(request, "POST", "identity", "/auth/wechat/bind")
+
+
+@router.post("/auth/wechat/sessions", tags=["auth"])
+async def log_in_with_wechat(request: Request) -> Response:
+    """Log in from the mini-program with ``{"code"}``, once bound."""
+    return await _pass(request, "POST", "identity", "/auth/wechat/sessions")
+
+
 @router.get("/me", tags=["auth"])
 async def who_am_i(request: Request) -> Response:
     """The logged-in account."""

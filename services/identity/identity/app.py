@@ -2,8 +2,9 @@
 
 from fastapi import FastAPI
 from jietiao_shared.service import Runtime, ServiceSpec
+from jietiao_shared.wechat import WeChatClient
 
-from . import api, workers
+from . import api, wechat_login, workers
 from .face import make_provider
 from .keys import load_keys
 from .settings import IdentitySettings
@@ -14,6 +15,16 @@ async def _startup(runtime: Runtime, app: FastAPI) -> None:
     assert isinstance(settings, IdentitySettings)
     app.state.keys = await load_keys(runtime.engine)
     app.state.face_provider = make_provider(settings)
+    app.state.wechat = (
+        WeChatClient(
+            settings.wechat_app_id,
+            settings.wechat_app_secret,
+            api_url=settings.wechat_api_url,
+            timeout_seconds=settings.wechat_timeout_seconds,
+        )
+        if settings.wechat_app_id
+        else None
+    )
 
 
 def build_spec() -> ServiceSpec:
@@ -22,7 +33,7 @@ def build_spec() -> ServiceSpec:
         name="identity",
         title="Jietiao identity",
         settings=IdentitySettings(),
-        routers=[api.router],
+        routers=[api.router, wechat_login.router],
         migration_packages=["jietiao_shared", "identity"],
         on_startup=_startup,
         workers=[workers.expire_sessions],

@@ -21,6 +21,12 @@ class IdentitySettings(ServiceSettings):
     verification_ttl_seconds: int = 900
     verification_sweep_seconds: float = 30.0
 
+    # WeChat mini-program login; the API URL is overridable for tests only.
+    wechat_app_id: str = ""
+    wechat_app_secret: str = Field(default="", repr=False)
+    wechat_api_url: str = "https://api.weixin.qq.com"
+    wechat_timeout_seconds: float = 5.0
+
     # Tencent Cloud FaceID (JIETIAO_FACE_PROVIDER=tencent); the endpoint is for tests only.
     tencent_secret_id: str = Field(default="", repr=False)
     tencent_secret_key: str = Field(default="", repr=False)

@@ -8,6 +8,7 @@ from jietiao_shared.auth import CurrentCaller, Operator
 from jietiao_shared.contracts import PartyRole, SmsKind
 from jietiao_shared.errors import ApiError, field_error
 from jietiao_shared.personal import PersonalDataError, mask_phone, normalise_phone
+from jietiao_shared.wechat import WeChatClient, WeChatError
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,7 +17,6 @@ from . import qr
 from .handlers import renew_share_link, token_sha256
 from .reminders import CHINA
 from .settings import NotifySettings
-from .wechat import WeChatClient, WeChatError
 
 router = APIRouter()
 

@@ -4,10 +4,10 @@ from functools import partial
 
 from fastapi import FastAPI
 from jietiao_shared.service import Runtime, ServiceSpec
+from jietiao_shared.wechat import WeChatClient
 
 from . import api, handlers, reminders, sms
 from .settings import NotifySettings
-from .wechat import WeChatClient
 
 
 async def _startup(runtime: Runtime, app: FastAPI) -> None:

@@ -109,9 +109,9 @@ async def test_with_wechat_configured_the_qr_is_a_mini_program_code(
     from types import SimpleNamespace
 
     from fake_wechat import FakeWeChat
+    from jietiao_shared.wechat import WeChatClient
     from notify.api import share_link_qr
     from notify.settings import NotifySettings
-    from notify.wechat import WeChatClient
 
     agreement, lender, borrower = str(uuid.uuid4()), phone(), phone()
     await _issue(bus, agreement, holder=borrower, owner=lender)

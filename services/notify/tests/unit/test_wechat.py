@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from fake_wechat import FakeWeChat
-from notify.wechat import WeChatClient, WeChatError
+from jietiao_shared.wechat import WeChatClient, WeChatError
 
 SECRET = "fake-app-secret-abcdef"
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -66,7 +66,7 @@ class WeChatSession:
 
 
 class WeChatClient:
-    """The mini-program APIs notify needs, for one app id."""
+    """The mini-program server APIs the platform uses, for one app id."""
 
     def __init__(
         self,
