@@ -26,7 +26,7 @@ from typing import Any
 
 from bench import Recorder, cpu_seconds, percentile
 from jietiao_stack.client import JietiaoApi
-from jietiao_stack.scenarios import ENDINGS, check, drive, effects
+from jietiao_stack.scenarios import ENDINGS, drive, settled_problems
 from jietiao_stack.stack import SERVICES, Stack, StackConfig
 from jietiao_stack.testing import StackLog, free_base_port
 
@@ -127,11 +127,7 @@ async def run(
             for name, v in rec.samples.items()
         }
         if faults:
-            await asyncio.sleep(3.0)
-            for record in records:
-                found = check(record, await effects(api, record))
-                if found:
-                    figures.problems[record["id"]] = found
+            figures.problems.update(await settled_problems(api, records))
     finally:
         await api.close()
         await stack.stop()

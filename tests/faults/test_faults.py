@@ -23,7 +23,7 @@ import nats
 import pytest
 import pytest_asyncio
 from jietiao_stack.client import JietiaoApi
-from jietiao_stack.scenarios import ENDINGS, check, drive, effects
+from jietiao_stack.scenarios import ENDINGS, drive, settled_problems
 from jietiao_stack.stack import SERVICES, Stack, StackConfig
 from jietiao_stack.testing import StackLog, free_base_port
 
@@ -112,15 +112,13 @@ async def test_every_lifecycle_ends_right_while_processes_are_killed(stack: Stac
         stop.set()
         await chaos_task
     duplicates = await republish_events(stack, share=0.3)
-    await asyncio.sleep(3.0)
-
-    report = {r["id"]: check(r, await effects(api, r)) for r in records}
+    problems = await settled_problems(api, records)
     summary = {
         "lifecycles": len(records),
         "faults": faults,
         "duplicates_published": duplicates,
         "client_retries": api.retries,
-        "problems": {k: v for k, v in report.items() if v},
+        "problems": problems,
     }
     write_summary(summary)
     await api.close()

@@ -7,6 +7,7 @@ chosen ending as two patient people would (the client retries through outages),
 (one invitation, one signed PDF and two signed SMS per signed IOU, and so on).
 """
 
+import asyncio
 import random
 from collections import Counter
 from typing import Any
@@ -121,3 +122,27 @@ def check(record: dict[str, Any], seen: dict[str, Any]) -> list[str]:
         if seen["sms"][kind] != want:
             problems.append(f"{seen['sms'][kind]} {kind} SMS")
     return problems
+
+
+async def settled_problems(
+    api: JietiaoApi, records: list[dict[str, Any]], seconds: float = 120.0
+) -> dict[str, list[str]]:
+    """Each IOU's problems once effects have settled (or what remains after ``seconds``).
+
+    Effects are eventually consistent: a message retried after an outage may still
+    be on its way when the last lifecycle returns, so a problem counts only if it
+    is still there when the time is up.
+    """
+    deadline = asyncio.get_running_loop().time() + seconds
+    pending = list(records)
+    problems: dict[str, list[str]] = {}
+    while True:
+        problems = {}
+        for record in pending:
+            found = check(record, await effects(api, record))
+            if found:
+                problems[record["id"]] = found
+        if not problems or asyncio.get_running_loop().time() > deadline:
+            return problems
+        pending = [r for r in pending if r["id"] in problems]
+        await asyncio.sleep(2.0)
