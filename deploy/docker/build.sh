@@ -12,7 +12,13 @@ export DOCKER_HOST=${DOCKER_HOST:-unix:///tmp/jietiao-docker.sock}
 export DOCKER_BUILDKIT=0
 TAG=${TAG:-latest}
 BASE=${BASE:-jietiao/python-base:$TAG}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror this machine's apt already uses, unless DEBIAN_MIRROR says otherwise.
+apt_mirror() {
+    awk '/^URIs:/ { print $2; exit } /^deb / { print $2; exit }' \
+        /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true
+}
+MIRROR=${DEBIAN_MIRROR:-$(apt_mirror)}
+[ -n "$MIRROR" ] || { echo "set DEBIAN_MIRROR to a Debian mirror URL" >&2; exit 1; }
 ROOTFS=${JIETIAO_ROOTFS:-/tmp/jietiao-rootfs}
 # CA bundle pip uses inside the build stage (a TLS-inspecting proxy's CA must be in
 # it); set BUILD_CA= (empty) to use the base image's own certificates.
