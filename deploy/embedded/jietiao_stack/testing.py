@@ -425,3 +425,40 @@ class StackLog:
     def __call__(self, name: str, line: str) -> None:
         self.file.write(f"{name:<10}| {line}\n")
         self.file.flush()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing when a client gave up waiting (slow answers do that on purpose)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return
+
+
+def serve_json_posts(answer: Any) -> ThreadingHTTPServer:
+    """A fake provider on a free 127.0.0.1 port: ``answer(headers, body)`` gives
+    ``(status, json_bytes)`` for every POST. Stop it with :func:`stop_server`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            status, reply = answer(dict(self.headers.items()), body)
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = _QuietServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def stop_server(server: ThreadingHTTPServer | None) -> None:
+    """Stop a fake server started by :func:`serve_json_posts`."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()

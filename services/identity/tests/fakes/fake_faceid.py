@@ -12,10 +12,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from jietiao_shared.tencent import TencentCredentials, sign_tc3
+from jietiao_stack.testing import serve_json_posts, stop_server
 
 HOST = "faceid.tencentcloudapi.com"
 
@@ -53,30 +54,12 @@ class FakeFaceId:
 
     def start(self) -> "FakeFaceId":
         """Serve from a background thread on a free port."""
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
-                status, body = fake.answer(dict(self.headers.items()), raw)
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve_json_posts(self.answer)
         return self
 
     def stop(self) -> None:
         """Stop serving."""
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        stop_server(self.server)
 
     def finish(self, biz_token: str, err_code: int, *, name: str = "", id_card: str = "") -> None:
         """Record the person's check: ``ErrCode`` and who was seen (default: as sent)."""
@@ -177,10 +160,3 @@ def _ok(response: dict[str, Any]) -> tuple[int, bytes]:
 def _error(code: str) -> tuple[int, bytes]:
     document = {"Response": {"Error": {"Code": code, "Message": code}, "RequestId": "x"}}
     return 200, json.dumps(document).encode()
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """Says nothing when a client gave up waiting (the slow answers do that on purpose)."""
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return

@@ -12,10 +12,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from jietiao_shared.tencent import TencentCredentials, sign_tc3
+from jietiao_stack.testing import serve_json_posts, stop_server
 
 HOST = "sms.tencentcloudapi.com"
 BEHAVIOURS = ("ok", "daily_limit", "invalid", "slow", "5xx", "malformed", "internal_timeout")
@@ -50,30 +51,12 @@ class FakeTencentSms:
 
     def start(self) -> "FakeTencentSms":
         """Serve from a background thread on a free port."""
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                status, answer = fake.answer(dict(self.headers.items()), body)
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve_json_posts(self.answer)
         return self
 
     def stop(self) -> None:
         """Stop serving."""
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        stop_server(self.server)
 
     def sent_to(self, phone: str) -> list[dict[str, Any]]:
         """Correctly signed requests for ``phone``."""
@@ -169,10 +152,3 @@ class FakeTencentSms:
 def _error(code: str, request_id: str) -> tuple[int, bytes]:
     document = {"Response": {"Error": {"Code": code, "Message": code}, "RequestId": request_id}}
     return 200, json.dumps(document).encode()
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """Says nothing when a client gave up waiting (the slow answers do that on purpose)."""
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return
