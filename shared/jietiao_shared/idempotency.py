@@ -6,21 +6,24 @@ The first request claims the key; a concurrent duplicate gets 409 while the firs
 is running; a later one with the same body gets the stored answer, with a different
 body a 422. Answers of 5xx are not kept, so a failed request can be retried.
 
-The stored answer commits after the request's own transaction: if the process dies
-between the two, a retry (after the claim goes stale) runs the request again. The
-domain's own guards (status checks, one open void request, signature dedupe) keep
-such a repeat from doubling an effect on an existing IOU; a repeated create makes a
-second draft IOU that nobody signs and that expires.
+A handler whose effect is a database transaction records its answer inside that
+same transaction with :func:`answer`, so the effect and the answer commit together:
+a process killed right after the commit still leaves the answer for the retry,
+which therefore never runs the effect a second time (and never meets the 409 the
+first run's new state would give it). For handlers that do not, the middleware
+stores the answer after the request, and a retry after a crash between the two
+runs the request again once the claim goes stale.
 """
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .errors import ApiError
 
@@ -28,6 +31,8 @@ HEADER = "idempotency-key"
 STALE_CLAIM_SECONDS = 30.0
 """A claim without an answer this old belongs to a process that died: take it over."""
 MAX_KEY_LENGTH = 200
+
+T = TypeVar("T")
 
 CallNext = Callable[[Request], Awaitable[Response]]
 
@@ -82,16 +87,23 @@ def _replay(previous: Any, request_hash: str) -> Response:
     )
 
 
+_RECORD = text(
+    "UPDATE idempotency_keys SET status_code = :c, body = :b, content_type = :t,"
+    " completed_at = now() WHERE scope = :s AND status_code IS NULL"
+)
+
+
 async def _store(engine: AsyncEngine, scope: str, response: Response, body: bytes) -> None:
+    """Keep the answer unless the handler already recorded it with its effect."""
     async with engine.begin() as conn:
         if response.status_code >= 500:
-            await conn.execute(text("DELETE FROM idempotency_keys WHERE scope = :s"), {"s": scope})
+            await conn.execute(
+                text("DELETE FROM idempotency_keys WHERE scope = :s AND status_code IS NULL"),
+                {"s": scope},
+            )
             return
         await conn.execute(
-            text(
-                "UPDATE idempotency_keys SET status_code = :c, body = :b, content_type = :t,"
-                " completed_at = now() WHERE scope = :s"
-            ),
+            _RECORD,
             {
                 "c": response.status_code,
                 "b": body,
@@ -99,6 +111,32 @@ async def _store(engine: AsyncEngine, scope: str, response: Response, body: byte
                 "s": scope,
             },
         )
+
+
+async def answer(conn: AsyncConnection, request: Request, result: T) -> T:
+    """Record ``result`` as the answer to this request inside the effect's transaction.
+
+    Call it as the last step in the handler's transaction, with what the handler
+    returns; it does nothing when the request carries no ``Idempotency-Key``. The
+    answer is rendered as FastAPI renders a JSON return value, with the route's
+    status code.
+    """
+    scope: str | None = getattr(request.state, "idempotency_scope", None)
+    if scope is None:
+        return result
+    route = request.scope.get("route")
+    status = getattr(route, "status_code", None) or 200
+    rendered = JSONResponse(jsonable_encoder(result), status_code=status)
+    await conn.execute(
+        _RECORD,
+        {
+            "c": status,
+            "b": bytes(rendered.body),
+            "t": rendered.headers.get("content-type"),
+            "s": scope,
+        },
+    )
+    return result
 
 
 async def middleware(request: Request, call_next: CallNext) -> Response:
@@ -114,6 +152,7 @@ async def middleware(request: Request, call_next: CallNext) -> Response:
     previous = await _claim(engine, scope, request_hash)
     if previous is not None:
         return _replay(previous, request_hash)
+    request.state.idempotency_scope = scope
     try:
         response = await call_next(request)
     except BaseException:

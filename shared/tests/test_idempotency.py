@@ -7,12 +7,15 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from jietiao_shared import idempotency
 from jietiao_shared.bus import provision
 from jietiao_shared.db import migrate
 from jietiao_shared.service import ServiceSpec, create_app
 from jietiao_shared.settings import ServiceSettings
 from jietiao_stack.testing import BackingServers, free_port, serving
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -25,6 +28,15 @@ def counting_router(effects: list[dict[str, Any]]) -> APIRouter:
         await asyncio.sleep(0.2)
         effects.append(body)
         return {"number": len(effects)}
+
+    @router.post("/ledger", status_code=201)
+    async def write_then_die(request: Request) -> dict[str, Any]:
+        """Commits its effect with its answer, then fails as a killed process would."""
+        async with request.app.state.runtime.engine.begin() as conn:
+            await conn.execute(text("INSERT INTO ledger DEFAULT VALUES"))
+            count = (await conn.execute(text("SELECT count(*) FROM ledger"))).scalar_one()
+            await idempotency.answer(conn, request, {"entries": count})
+        raise RuntimeError("the process died after the commit")
 
     @router.post("/broken")
     async def broken() -> dict[str, Any]:
@@ -40,6 +52,10 @@ async def service(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, list[dict[str, Any]]]]:
     url = backing_servers.database_url("shared_idempotency")
     await migrate(url, ["jietiao_shared"])
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS ledger (id serial PRIMARY KEY)"))
+    await engine.dispose()
     await provision(backing_servers.nats_url)
     effects: list[dict[str, Any]] = []
     settings = ServiceSettings(database_url=url, nats_url=backing_servers.nats_url)
@@ -102,3 +118,21 @@ async def test_a_failed_request_can_be_retried(service: Any) -> None:
         answer = await client.post("/broken", json={}, headers=headers("k-6"))
         assert answer.status_code == 500
     assert len(effects) == before + 2
+
+
+async def test_an_answer_recorded_with_the_effect_survives_a_crash_after_commit(
+    service: Any,
+) -> None:
+    client, _ = service
+    first = await client.post("/ledger", json={}, headers=headers("k-7"))
+    assert first.status_code == 500
+    again = await client.post("/ledger", json={}, headers=headers("k-7"))
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    entries = again.json()["entries"]
+    third = await client.post("/ledger", json={}, headers=headers("k-7"))
+    assert third.json() == {"entries": entries}
+    fresh = await client.post("/ledger", json={}, headers=headers("k-8"))
+    assert fresh.status_code == 500
+    after = await client.post("/ledger", json={}, headers=headers("k-8"))
+    assert after.json() == {"entries": entries + 1}

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from jietiao_shared import idempotency
 from jietiao_shared.auth import Caller, CurrentCaller
 from jietiao_shared.errors import ApiError
 from jietiao_shared.personal import mask_id_number, mask_phone
@@ -234,7 +235,7 @@ async def create_iou(body: IouDraft, caller: CurrentCaller, request: Request) ->
         )
         await store.audit(conn, iou.id, role, "created")
         await flows.render(conn, iou, "preview")
-        return await _fresh_view(conn, iou.id, role)
+        return await idempotency.answer(conn, request, await _fresh_view(conn, iou.id, role))
 
 
 # --- reading ---------------------------------------------------------------
@@ -340,7 +341,7 @@ async def withdraw(iou_id: str, caller: CurrentCaller, request: Request) -> dict
             await flows.withdraw(conn, iou, role)
         except Conflict as exc:
             raise _conflict(iou, exc) from exc
-        return await _fresh_view(conn, iou.id, role)
+        return await idempotency.answer(conn, request, await _fresh_view(conn, iou.id, role))
 
 
 @router.post("/ious/{iou_id}/refuse")
@@ -356,7 +357,7 @@ async def refuse(
             await flows.refuse(conn, iou, body.reason.strip())
         except Conflict as exc:
             raise _conflict(iou, exc) from exc
-        return await _fresh_view(conn, iou.id, role)
+        return await idempotency.answer(conn, request, await _fresh_view(conn, iou.id, role))
 
 
 @router.put("/ious/{iou_id}/reminders")
@@ -379,7 +380,7 @@ async def set_reminders(
                     await flows.schedule_reminders(conn, iou)
                 else:
                     await flows.cancel_reminders(conn, iou, "switched off")
-        return await _fresh_view(conn, iou.id, role)
+        return await idempotency.answer(conn, request, await _fresh_view(conn, iou.id, role))
 
 
 @router.post("/ious/{iou_id}/void-requests", status_code=201)
@@ -405,7 +406,7 @@ async def request_void(
         )
         await store.audit(conn, iou.id, role, "void_request_started", reason=body.reason.strip())
         await flows.try_open_void(conn, iou, await store.open_void_request(conn, iou.id))
-        return await _fresh_view(conn, iou.id, role)
+        return await idempotency.answer(conn, request, await _fresh_view(conn, iou.id, role))
 
 
 async def _void_for(conn: AsyncConnection, iou: Iou, void_id: str) -> Any:
@@ -426,7 +427,7 @@ async def cancel_void(
         if void.requested_by != role:
             raise ApiError(403, "requester_only", "只有申请人可以取消作废申请")
         await flows.cancel_void(conn, iou, void)
-        return await _fresh_view(conn, iou.id, role)
+        return await idempotency.answer(conn, request, await _fresh_view(conn, iou.id, role))
 
 
 @router.post("/ious/{iou_id}/void-requests/{void_id}/confirm")
@@ -450,7 +451,7 @@ async def confirm_void(
             await flows.conn_update_void(conn, void.id, confirm_requested_at=datetime.now(UTC))
             await store.audit(conn, iou.id, role, "void_confirm_started")
         await flows.try_confirm_void(conn, iou, await store.open_void_request(conn, iou.id))
-        return await _fresh_view(conn, iou.id, role)
+        return await idempotency.answer(conn, request, await _fresh_view(conn, iou.id, role))
 
 
 @router.post("/ious/{iou_id}/void-requests/{void_id}/refuse")
@@ -467,4 +468,4 @@ async def refuse_void(
             await flows.refuse_void(conn, iou, void, body.reason.strip())
         except Conflict as exc:
             raise _conflict(iou, exc) from exc
-        return await _fresh_view(conn, iou.id, role)
+        return await idempotency.answer(conn, request, await _fresh_view(conn, iou.id, role))

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
+from jietiao_shared import idempotency
 from jietiao_shared.auth import CurrentCaller
 from jietiao_shared.contracts import VerificationAction
 from jietiao_shared.errors import ApiError
@@ -97,20 +98,22 @@ async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
     keys = request.app.state.keys
     async with _runtime(request).engine.begin() as conn:
         outcome = await codes.redeem_code(conn, settings, keys.pepper, phone, body.code)
-        account_id = await codes.account_for(conn, phone) if outcome == "ok" else ""
+        if outcome == "ok":
+            account_id = await codes.account_for(conn, phone)
+            token = issue_token(
+                keys, account_id=account_id, phone=phone, ttl_seconds=settings.token_ttl_seconds
+            )
+            session = {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": settings.token_ttl_seconds,
+                "account_id": account_id,
+            }
+            # A retry after a lost answer gets this session, not "code already used".
+            return await idempotency.answer(conn, request, session)
     if outcome == "locked":
         raise ApiError(429, "code_attempts_exceeded", "验证码错误次数过多，请重新获取")
-    if outcome != "ok":
-        raise ApiError(400, "code_invalid", "验证码错误或已失效")
-    token = issue_token(
-        keys, account_id=account_id, phone=phone, ttl_seconds=settings.token_ttl_seconds
-    )
-    return {
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": settings.token_ttl_seconds,
-        "account_id": account_id,
-    }
+    raise ApiError(400, "code_invalid", "验证码错误或已失效")
 
 
 @router.get("/me")
@@ -135,7 +138,7 @@ async def open_verification(
         ) from exc
     settings = request.app.state.settings
     try:
-        opened = await _open(request, body, caller, id_number, settings.verification_ttl_seconds)
+        return await _open(request, body, caller, id_number, settings.verification_ttl_seconds)
     except FaceProviderError as exc:
         if exc.transient:
             raise ApiError(
@@ -144,13 +147,6 @@ async def open_verification(
         raise ApiError(
             422, "face_check_refused", "核身服务拒绝了该请求，请核对姓名和身份证号"
         ) from exc
-    return {
-        "verification_id": opened.verification_id,
-        "status": "pending",
-        "provider": opened.provider,
-        "url": opened.url,
-        "expires_at": opened.expires_at.isoformat(),
-    }
 
 
 async def _open(
@@ -159,9 +155,9 @@ async def _open(
     caller: CurrentCaller,
     id_number: str,
     ttl_seconds: int,
-) -> verifications.OpenedVerification:
+) -> dict[str, Any]:
     async with _runtime(request).engine.begin() as conn:
-        return await verifications.open_verification(
+        opened = await verifications.open_verification(
             conn,
             request.app.state.face_provider,
             agreement_id=str(body.agreement_id),
@@ -172,6 +168,14 @@ async def _open(
             id_number=id_number,
             ttl_seconds=ttl_seconds,
         )
+        session = {
+            "verification_id": opened.verification_id,
+            "status": "pending",
+            "provider": opened.provider,
+            "url": opened.url,
+            "expires_at": opened.expires_at.isoformat(),
+        }
+        return await idempotency.answer(conn, request, session)
 
 
 async def _owned(conn: Any, verification_id: uuid.UUID, caller: CurrentCaller) -> Any:
@@ -225,7 +229,9 @@ async def complete(
         await verifications.complete_verification(
             conn, request.app.state.face_provider, str(verification_id), caller.phone
         )
-        return _view(await _owned(conn, verification_id, caller))
+        return await idempotency.answer(
+            conn, request, _view(await _owned(conn, verification_id, caller))
+        )
 
 
 @router.post("/verifications/{verification_id}/local-check")
@@ -265,4 +271,6 @@ async def local_check(
         await verifications.complete_verification(
             conn, provider, str(verification_id), caller.phone
         )
-        return _view(await _owned(conn, verification_id, caller))
+        return await idempotency.answer(
+            conn, request, _view(await _owned(conn, verification_id, caller))
+        )

@@ -4,6 +4,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from jietiao_shared import idempotency
 from jietiao_shared.auth import CurrentCaller, Operator
 from jietiao_shared.contracts import PartyRole, SmsKind
 from jietiao_shared.errors import ApiError, field_error
@@ -157,9 +158,10 @@ async def renew(body: RenewRequest, caller: CurrentCaller, request: Request) -> 
         raise _invalid_link() from None
     async with _engine(request).begin() as conn:
         row = await renew_share_link(conn, body.agreement_id, phone, body.purpose)
-    if row is None:
-        raise _invalid_link()
-    return ShareLink(url=f"{_settings(request).landing_url}/{row.token}", **row._mapping)
+        if row is None:
+            raise _invalid_link()
+        link = ShareLink(url=f"{_settings(request).landing_url}/{row.token}", **row._mapping)
+        return await idempotency.answer(conn, request, link)
 
 
 @router.get("/share-links/{token}/qr.png", tags=["share links"])

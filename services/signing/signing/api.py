@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
-from jietiao_shared import outbox
+from jietiao_shared import idempotency, outbox
 from jietiao_shared.auth import CurrentCaller
 from jietiao_shared.contracts import SignatureCaptured, Subject
 from jietiao_shared.errors import ApiError
@@ -129,12 +129,13 @@ async def capture_signature(
             ),
             correlation_id=str(body.agreement_id),
         )
-    return CapturedSignature(
-        signature_id=str(signature_id),
-        strokes_sha256=strokes_sha,
-        png_sha256=png_sha,
-        signed_at=signed_at,
-    )
+        captured = CapturedSignature(
+            signature_id=str(signature_id),
+            strokes_sha256=strokes_sha,
+            png_sha256=png_sha,
+            signed_at=signed_at,
+        )
+        return await idempotency.answer(conn, request, captured)
 
 
 async def _already_captured(
