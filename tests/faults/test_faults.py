@@ -53,12 +53,16 @@ async def stack() -> AsyncIterator[Stack]:
         await platform.stop()
 
 
-async def chaos(stack: Stack, stop: asyncio.Event, log: list[str]) -> None:
+VICTIMS = [*SERVICES, "nats", "postgres"]
+
+
+async def chaos(
+    stack: Stack, stop: asyncio.Event, round_done: asyncio.Event, log: list[str]
+) -> None:
     """Kill each service, then NATS, then PostgreSQL, in turn, and start them again."""
     rng = random.Random()
-    victims = [*SERVICES, "nats", "postgres"]
     while not stop.is_set():
-        for victim in victims:
+        for victim in VICTIMS:
             if stop.is_set():
                 return
             await asyncio.sleep(rng.uniform(0.5, 2.0))
@@ -67,6 +71,7 @@ async def chaos(stack: Stack, stop: asyncio.Event, log: list[str]) -> None:
             await asyncio.sleep(rng.uniform(0.2, 1.0))
             await stack.respawn(victim)
             log.append(f"{victim} killed and back in {time.monotonic() - started:.1f}s")
+        round_done.set()
 
 
 async def republish_events(stack: Stack, share: float) -> int:
@@ -98,16 +103,21 @@ def write_summary(summary: dict[str, Any]) -> None:
 async def test_every_lifecycle_ends_right_while_processes_are_killed(stack: Stack) -> None:
     api = JietiaoApi(stack.config.url("gateway"), stack.config.operator_token(), retry_seconds=90)
     rng = random.Random()
-    stop, faults = asyncio.Event(), []
-    chaos_task = asyncio.create_task(chaos(stack, stop, faults))
-    semaphore = asyncio.Semaphore(12)
+    stop, round_done, faults = asyncio.Event(), asyncio.Event(), []
+    chaos_task = asyncio.create_task(chaos(stack, stop, round_done, faults))
+    records: list[dict[str, Any]] = []
+    started = iter(range(1_000_000))
 
-    async def one(n: int) -> dict[str, Any]:
-        async with semaphore:
-            return await drive(api, ENDINGS[n % len(ENDINGS)], rng)
+    async def worker() -> None:
+        # New lifecycles keep starting until the minimum ran and every process was
+        # killed once while lifecycles were in flight.
+        for n in started:
+            if n >= LIFECYCLES and round_done.is_set():
+                return
+            records.append(await drive(api, ENDINGS[n % len(ENDINGS)], rng))
 
     try:
-        records = await asyncio.gather(*(one(n) for n in range(LIFECYCLES)))
+        await asyncio.gather(*(worker() for _ in range(12)))
     finally:
         stop.set()
         await chaos_task
@@ -122,5 +132,6 @@ async def test_every_lifecycle_ends_right_while_processes_are_killed(stack: Stac
     }
     write_summary(summary)
     await api.close()
-    assert len(faults) >= len(SERVICES), "every service must have been killed at least once"
+    assert len(faults) >= len(VICTIMS), "every process must have been killed at least once"
+    assert len(records) >= LIFECYCLES
     assert summary["problems"] == {}
