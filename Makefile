@@ -56,20 +56,23 @@ docs: $(STAMP)
 	  $(BIN)/python -m $$s asyncapi > docs/asyncapi/$$s.json; done
 	$(BIN)/python -m gateway openapi > docs/openapi/gateway.json
 
-## The same tests with NATS and PostgreSQL in containers (testcontainers): installs
-## docker.io + debootstrap when missing (root), runs a private dockerd (no bridge,
-## host networking only), builds the two images, runs the tests, stops dockerd.
+## The same tests with NATS and PostgreSQL in containers (testcontainers), then every
+## image and the compose file (tests/containers): installs docker.io, docker-compose
+## and debootstrap when missing (root), runs a private dockerd (no bridge, host
+## networking only), builds every image, runs the tests, stops dockerd.
 DOCKER_SOCK := /tmp/jietiao-docker.sock
 test-containers: $(STAMP) runtime-deps
-	@command -v dockerd >/dev/null && command -v debootstrap >/dev/null || { \
-	  [ "$$(id -u)" -eq 0 ] || { echo "install docker.io and debootstrap (needs root)"; exit 1; }; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap; }
+	@command -v dockerd >/dev/null && command -v debootstrap >/dev/null \
+	  && command -v docker-compose >/dev/null || { \
+	  [ "$$(id -u)" -eq 0 ] || { echo "install docker.io, docker-compose and debootstrap (needs root)"; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose debootstrap; }
 	bash deploy/docker/dockerd.sh start
-	DOCKER_HOST=unix://$(DOCKER_SOCK) bash deploy/docker/build.sh backing; \
+	DOCKER_HOST=unix://$(DOCKER_SOCK) bash deploy/docker/build.sh all; \
 	status=$$?; \
 	if [ $$status -eq 0 ]; then \
-	  JIETIAO_TEST_SERVERS=containers TESTCONTAINERS_RYUK_DISABLED=true \
-	  DOCKER_HOST=unix://$(DOCKER_SOCK) $(BIN)/python -m pytest shared services -m "not e2e"; \
+	  JIETIAO_TEST_SERVERS=containers TESTCONTAINERS_RYUK_DISABLED=true JIETIAO_REQUIRE_CONTAINERS=1 \
+	  DOCKER_HOST=unix://$(DOCKER_SOCK) $(BIN)/python -m pytest shared services tests/containers \
+	  -m "not e2e"; \
 	  status=$$?; fi; \
 	DOCKER_HOST=unix://$(DOCKER_SOCK) docker ps -aq --filter label=jietiao.test \
 	  | xargs -r env DOCKER_HOST=unix://$(DOCKER_SOCK) docker rm -f >/dev/null; \

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from jietiao_stack.testing import CONTAINER_LABEL, free_port
+from jietiao_stack.testing import CONTAINER_LABEL, containers_unavailable, free_port
 
 pytestmark = pytest.mark.containers
 
@@ -21,18 +21,20 @@ IMAGE = os.environ.get("JIETIAO_TEST_SERVICE_IMAGE", "jietiao/gateway:latest")
 
 def _docker_client() -> Any:
     if not os.environ.get("DOCKER_HOST"):
-        pytest.skip("DOCKER_HOST is not set: no Docker daemon to run the images on")
+        containers_unavailable("DOCKER_HOST is not set: no Docker daemon to run the images on")
     import docker
 
     try:
         client = docker.from_env()
         client.ping()
     except Exception as exc:
-        pytest.skip(f"no live Docker daemon at DOCKER_HOST={os.environ['DOCKER_HOST']}: {exc}")
+        containers_unavailable(
+            f"no live Docker daemon at DOCKER_HOST={os.environ['DOCKER_HOST']}: {exc}"
+        )
     try:
         client.images.get(IMAGE)
     except docker.errors.ImageNotFound:
-        pytest.skip(f"image {IMAGE} is missing: run deploy/docker/build.sh services")
+        containers_unavailable(f"image {IMAGE} is missing: run deploy/docker/build.sh services")
     return client
 
 

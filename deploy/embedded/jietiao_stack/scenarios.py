@@ -29,7 +29,13 @@ async def drive(api: JietiaoApi, ending: str, rng: random.Random) -> dict[str, A
     iou = await a.wait_status(iou_id, "awaiting_initiator", PATIENCE)
     await a.sign(iou)
     await a.wait_status(iou_id, "awaiting_counterparty", PATIENCE)
-    record = {"id": iou_id, "ending": ending, "lender": lender, "borrower": borrower}
+    record = {
+        "id": iou_id,
+        "ending": ending,
+        "lender": lender,
+        "borrower": borrower,
+        "as_lender": a,
+    }
     if ending == "withdrawn":
         await a.call("withdraw", "POST", f"/api/ious/{iou_id}/withdraw")
         return record
@@ -63,7 +69,7 @@ async def drive(api: JietiaoApi, ending: str, rng: random.Random) -> dict[str, A
 
 async def effects(api: JietiaoApi, record: dict[str, Any]) -> dict[str, Any]:
     """What happened to one IOU, as the parties and an operator can see it."""
-    a = await api.login(record["lender"])
+    a = record.get("as_lender") or await api.login(record["lender"])
     iou = await a.iou(record["id"])
     sms = await api.recorded_sms(agreement_id=record["id"], limit="100")
     docs = await a.call("documents", "GET", f"/api/ious/{record['id']}/documents")
