@@ -61,18 +61,34 @@ build_services() {
     if [ "$BASE" = "jietiao/python-base:$TAG" ]; then
         debian_image "$BASE" python3,python3-venv,fonts-wqy-microhei,ca-certificates root
     fi
-    local svc ctx
+    # The six builds run side by side: they spend most of their time fetching wheels.
+    local svc pids=() failed=0
     for svc in "${SERVICES[@]}"; do
-        # A small context in the repository's layout: no .venv, tests or caches.
-        ctx=$(mktemp -d)
-        tar -c --exclude=__pycache__ --exclude=tests --exclude='*.egg-info' \
-            --exclude=build-ca.crt shared "services/$svc" deploy/docker | tar -x -C "$ctx"
-        if [ -s "$BUILD_CA" ]; then cp "$BUILD_CA" "$ctx/deploy/docker/build-ca.crt"; fi
-        docker build -q --network host --build-arg "BASE=$BASE" --build-arg "SERVICE=$svc" \
-            -f deploy/docker/Dockerfile -t "jietiao/$svc:$TAG" "$ctx" >/dev/null
-        rm -rf "$ctx"
-        echo "built jietiao/$svc:$TAG"
+        build_service "$svc" &
+        pids+=($!)
     done
+    for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+    return "$failed"
+}
+
+build_service() {
+    local svc=$1 ctx
+    ctx=$(mktemp -d)
+    tar -c --exclude=__pycache__ --exclude=tests --exclude='*.egg-info' \
+        --exclude=build-ca.crt shared "services/$svc" deploy/docker | tar -x -C "$ctx"
+    if [ -s "$BUILD_CA" ]; then cp "$BUILD_CA" "$ctx/deploy/docker/build-ca.crt"; fi
+    if docker build -q --network host --build-arg "BASE=$BASE" --build-arg "SERVICE=$svc" \
+        -f deploy/docker/Dockerfile -t "jietiao/$svc:$TAG" "$ctx" >"$ctx.log" 2>&1; then
+        echo "built jietiao/$svc:$TAG"
+        rm -f "$ctx.log"
+    else
+        echo "building jietiao/$svc:$TAG failed:" >&2
+        cat "$ctx.log" >&2
+        rm -f "$ctx.log"
+        rm -rf "$ctx"
+        return 1
+    fi
+    rm -rf "$ctx"
 }
 
 case "$what" in
