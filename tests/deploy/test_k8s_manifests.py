@@ -605,6 +605,29 @@ def test_service_selects_one_deployment(service: Manifest) -> None:
         )
 
 
+@pytest.mark.parametrize(
+    "budget", [m for m in MANIFESTS if m.kind == "PodDisruptionBudget"], ids=str
+)
+def test_disruption_budget_covers_one_deployment_and_leaves_room(budget: Manifest) -> None:
+    """A PodDisruptionBudget guards the pods of one Deployment and still lets a node drain."""
+    selector = dict((budget.body["spec"].get("selector") or {}).get("matchLabels") or {})
+    selected = [
+        w
+        for w in WORKLOADS
+        if w.manifest.kind == "Deployment"
+        and w.manifest.namespace == budget.namespace
+        and selector
+        and selector.items() <= w.labels.items()
+    ]
+    assert len(selected) == 1, f"{budget}: selector {selector} matches {len(selected)} Deployments"
+    replicas = int(selected[0].manifest.body["spec"].get("replicas", 1))
+    min_available = budget.body["spec"].get("minAvailable")
+    if isinstance(min_available, int):
+        assert min_available < replicas, (
+            f"{budget}: minAvailable {min_available} with {replicas} replicas blocks every drain"
+        )
+
+
 def path_problem(container: Obj, path: str) -> str | None:
     """Why a GET of ``path`` would not reach the app in the container, or None."""
     service = container_service(container)
