@@ -170,12 +170,12 @@ class ContainerPostgres(LocalPostgres):
 
     def start(self) -> "ContainerPostgres":
         """Start the container and wait until PostgreSQL accepts connections."""
-        from testcontainers.core.waiting_utils import wait_for_logs
+        from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-        self._container = _docker_container(self.image, postgres_args(self.port))
+        ready = LogMessageWaitStrategy("ready to accept connections").with_startup_timeout(60)
+        self._container = _docker_container(self.image, postgres_args(self.port)).waiting_for(ready)
         try:
             self._container.start()
-            wait_for_logs(self._container, "ready to accept connections", timeout=60)
             wait_for_port(self.port)
         except BaseException:
             self.stop()
