@@ -17,8 +17,16 @@ issues (digitalSignature + nonRepudiation) and a *local* timestamp authority
 (pyHanko's dummy timestamper with its own RSA key and certificate from the same
 CA). The local TSA's times are only as good as this machine's clock.
 
-A missing, unreadable, expired or not-yet-valid certificate makes every seal
-raise :class:`SealUnavailable`: nothing is emitted unsealed.
+Every seal is PAdES B-LT: the certificates of the seal's and the timestamp's
+chains and a CRL for each are embedded in the document's security store (DSS),
+so the seal can be checked years later without reaching any server. The local CA
+issues a fresh CRL for each seal; with an operator certificate the CRLs come from
+``JIETIAO_SEAL_CRLS`` or are fetched from the addresses in the certificates
+(``JIETIAO_SEAL_FETCH_REVOCATION``).
+
+A missing, unreadable, expired or not-yet-valid certificate, or (with
+``JIETIAO_SEAL_LONG_TERM`` on, the default) no usable revocation data, makes every
+seal raise :class:`SealUnavailable`: nothing is emitted unsealed.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
 from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
@@ -55,6 +64,7 @@ from pyhanko.pdf_utils.layout import (
 )
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
+from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
 from pyhanko.sign.timestamps import DummyTimeStamper, TimeStamper
 from pyhanko.sign.timestamps.common_utils import (
     TimestampRequestError,
@@ -62,18 +72,32 @@ from pyhanko.sign.timestamps.common_utils import (
     set_tsp_headers,
 )
 from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import RevokedError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .render import SealBox
 
 log = logging.getLogger(__name__)
 
+
+class _KnownOfflineEmbedding(logging.Filter):
+    """pyHanko warns on every seal that it may not fetch revocation data; we hand it
+    the CRLs ourselves on purpose, so the warning says nothing to an operator."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "but fetching is not allowed" not in str(record.msg)
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_KnownOfflineEmbedding())
+
 SEAL_FIELD = "JietiaoSeal"
 VOID_FIELD = "JietiaoVoidSeal"
 EXPIRY_WARNING_DAYS = 30
 LOCAL_FOLDER = "seal"
+LOCAL_CRL_DAYS = 7
 
 
 class SealUnavailable(RuntimeError):
@@ -99,6 +123,9 @@ class SealConfig:
     trust: Path | None = None
     tsa_url: str | None = None
     data_dir: Path | None = None
+    crls: tuple[Path, ...] = ()
+    fetch_revocation: bool = False
+    long_term: bool = True
 
     @property
     def operator_managed(self) -> bool:
@@ -110,7 +137,8 @@ class SealConfig:
 class SealStatus:
     """What readiness and the expiry check report."""
 
-    state: str  # ok | missing | unreadable | expired | not_yet_valid
+    # ok | missing | unreadable | expired | not_yet_valid | no_revocation_data | revoked
+    state: str
     detail: str
     not_after: datetime | None = None
     subject: str = ""
@@ -132,7 +160,10 @@ class _Material:
     signer: signers.SimpleSigner
     cert: x509.Certificate
     trust_roots: tuple[asn1_x509.Certificate, ...]
+    other_certs: tuple[asn1_x509.Certificate, ...]
     timestamper: TimeStamper
+    crls: tuple[x509.CertificateRevocationList, ...]  # the operator's CRL files
+    crl_issuer: tuple[x509.Certificate, Any] | None  # the local CA, when in use
     stamp: tuple[tuple[str, float], ...]  # the files and their mtimes it was read from
 
 
@@ -150,6 +181,7 @@ class SealReport:
     modification_level: str
     docmdp_ok: bool | None
     timestamp_ok: bool | None
+    long_term: bool | None  # valid from the document's own DSS, at the timestamp's time
     bottom_line: bool
 
     def lines(self) -> Iterator[str]:
@@ -163,6 +195,7 @@ class SealReport:
         yield f"  modification level: {self.modification_level}"
         yield f"  docmdp ok: {self.docmdp_ok}"
         yield f"  timestamp ok: {self.timestamp_ok}"
+        yield f"  long-term validation data (PAdES B-LT): {self.long_term}"
         yield f"  bottom line: {'PASS' if self.bottom_line else 'FAIL'}"
 
 
@@ -399,6 +432,49 @@ def _read_key(path: Path, passphrase: str | None) -> Any:
     return serialization.load_der_private_key(data, secret)
 
 
+def read_crl(path: Path) -> x509.CertificateRevocationList:
+    data = path.read_bytes()
+    if b"-----BEGIN" in data:
+        return x509.load_pem_x509_crl(data)
+    return x509.load_der_x509_crl(data)
+
+
+DER = serialization.Encoding.DER
+
+
+def local_crl(
+    ca: x509.Certificate, ca_key: Any, now: datetime | None = None
+) -> asn1_crl.CertificateList:
+    """A fresh, empty CRL from the local CA: nothing it issued is revoked."""
+    now = now or datetime.now(UTC)
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.subject)
+        .last_update(now - timedelta(minutes=5))
+        .next_update(now + timedelta(days=LOCAL_CRL_DAYS))
+        .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), critical=False)
+        .add_extension(_aki(ca), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return asn1_crl.CertificateList.load(crl.public_bytes(DER))
+
+
+def _check_revocation_sources(config: SealConfig, material: _Material, now: datetime) -> None:
+    """Refuse to seal when a long-term (B-LT) seal could not be completed."""
+    stale = [c for c in material.crls if c.next_update_utc and c.next_update_utc <= now]
+    if stale:
+        raise SealUnavailable(
+            "no_revocation_data",
+            f"{len(stale)} CRL(s) in JIETIAO_SEAL_CRLS are past their next update",
+        )
+    if not (material.crls or material.crl_issuer or config.fetch_revocation):
+        raise SealUnavailable(
+            "no_revocation_data",
+            "no revocation data for a long-term seal: set JIETIAO_SEAL_CRLS or"
+            " JIETIAO_SEAL_FETCH_REVOCATION=true (or JIETIAO_SEAL_LONG_TERM=false)",
+        )
+
+
 def _spki(public_key: Any) -> bytes:
     der: bytes = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -443,31 +519,32 @@ class Sealer:
     def __init__(self, config: SealConfig) -> None:
         self.config = config
         self._material: _Material | None = None
+        self._revoked: tuple[tuple[tuple[str, float], ...], str] | None = None
         self._lock = threading.Lock()
 
     # -- material
 
-    def _paths(self) -> tuple[Path, Path, Path | None, Path | None, Path | None]:
-        """cert, key, chain, local TSA cert, local TSA key."""
+    def _paths(self) -> tuple[Path, Path, Path | None, LocalPki | None]:
+        """cert, key, chain, and the local PKI when its CA and TSA are in use."""
         c = self.config
         if c.operator_managed:
             if c.cert is None or c.key is None:
                 raise SealUnavailable("missing", "set both JIETIAO_SEAL_CERT and JIETIAO_SEAL_KEY")
             if c.tsa_url or c.data_dir is None:
-                return c.cert, c.key, c.chain, None, None
+                return c.cert, c.key, c.chain, None
             # No TSA configured: the local TSA of the data folder stamps the time.
-            pki = ensure_local_pki(c.data_dir)
-            return c.cert, c.key, c.chain, pki.tsa_cert, pki.tsa_key
+            return c.cert, c.key, c.chain, ensure_local_pki(c.data_dir)
         if c.data_dir is None:
             raise SealUnavailable(
                 "missing", "set JIETIAO_DATA_DIR (local seal) or JIETIAO_SEAL_CERT/KEY"
             )
         pki = ensure_local_pki(c.data_dir)
-        return pki.cert, pki.key, pki.ca, pki.tsa_cert, pki.tsa_key
+        return pki.cert, pki.key, pki.ca, pki
 
     def _load(self) -> _Material:
-        cert_path, key_path, chain_path, tsa_cert_path, tsa_key_path = self._paths()
-        files = [p for p in (cert_path, key_path, chain_path, tsa_cert_path, tsa_key_path) if p]
+        cert_path, key_path, chain_path, pki = self._paths()
+        local = (pki.tsa_cert, pki.tsa_key, pki.ca, pki.ca_key) if pki else ()
+        files = [p for p in (cert_path, key_path, chain_path, *local, *self.config.crls) if p]
         missing = [str(p) for p in files if not p.is_file()]
         if missing:
             raise SealUnavailable("missing", f"file(s) not found: {', '.join(missing)}")
@@ -478,6 +555,8 @@ class Sealer:
             cert = read_certs(cert_path)[0]
             key = _read_key(key_path, self.config.key_passphrase)
             chain = read_certs(chain_path) if chain_path else []
+            crls = tuple(read_crl(path) for path in self.config.crls)
+            crl_issuer = (read_certs(pki.ca)[0], _read_key(pki.ca_key, None)) if pki else None
         except (ValueError, TypeError, OSError) as exc:
             raise SealUnavailable("unreadable", f"{type(exc).__name__}: {exc}") from exc
         if _spki(key.public_key()) != _spki(cert.public_key()):
@@ -487,15 +566,19 @@ class Sealer:
         )
         signer = signers.SimpleSigner(asn1_cert(cert), _asn1_key(key), registry)
         roots = self._trust(cert, chain)
-        if tsa_cert_path is not None and not self.config.tsa_url:
+        others = list(chain)
+        if pki is not None:
             # The local TSA's certificate chains to the local CA.
-            ca = tsa_cert_path.with_name("ca.pem")
-            roots += [c for c in read_certs(ca) if c not in roots]
+            roots += [c for c in read_certs(pki.ca) if c not in roots]
+            others += read_certs(pki.tsa_cert)
         material = _Material(
             signer=signer,
             cert=cert,
             trust_roots=tuple(asn1_cert(c) for c in roots),
-            timestamper=self._timestamper(tsa_cert_path, tsa_key_path, chain),
+            other_certs=tuple(asn1_cert(c) for c in others),
+            timestamper=self._timestamper(pki, chain),
+            crls=crls,
+            crl_issuer=crl_issuer,
             stamp=stamp,
         )
         self._material = material
@@ -509,18 +592,13 @@ class Sealer:
         roots = [c for c in chain if _self_signed(c)]
         return roots or ([cert] if _self_signed(cert) else list(chain[-1:]))
 
-    def _timestamper(
-        self,
-        tsa_cert_path: Path | None,
-        tsa_key_path: Path | None,
-        chain: Sequence[x509.Certificate],
-    ) -> TimeStamper:
+    def _timestamper(self, pki: LocalPki | None, chain: Sequence[x509.Certificate]) -> TimeStamper:
         if self.config.tsa_url:
             return HttpTimeStamper(self.config.tsa_url)
-        if tsa_cert_path is None or tsa_key_path is None:
+        if pki is None:
             raise SealUnavailable("missing", "no timestamp authority: set JIETIAO_TSA_URL")
-        tsa_cert = read_certs(tsa_cert_path)[0]
-        tsa_key = _read_key(tsa_key_path, None)
+        tsa_cert = read_certs(pki.tsa_cert)[0]
+        tsa_key = _read_key(pki.tsa_key, None)
         embed = SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
             [asn1_cert(c) for c in chain]
         )
@@ -536,7 +614,51 @@ class Sealer:
             raise SealUnavailable("expired", f"certificate expired {cert.not_valid_after_utc}")
         if now < cert.not_valid_before_utc:
             raise SealUnavailable("not_yet_valid", f"valid from {cert.not_valid_before_utc}")
+        if self.config.long_term:
+            _check_revocation_sources(self.config, material, now)
+        if self._revoked is not None and self._revoked[0] == material.stamp:
+            raise SealUnavailable("revoked", self._revoked[1])
         return material
+
+    def _refuse_if_revoked(self, material: _Material, exc: BaseException) -> None:
+        """A seal or TSA certificate found revoked while sealing makes the seal
+        unavailable (readiness reports it) until its files change."""
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, RevokedError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            return
+        self._revoked = (material.stamp, str(cause))
+        log.error("seal refused: a certificate of the seal is revoked (%s)", cause)
+        raise SealUnavailable("revoked", str(cause)) from exc
+
+    def _validation_context(self, material: _Material) -> ValidationContext:
+        """What pyHanko checks the seal's chains with and embeds in the DSS (B-LT)."""
+        crls = [asn1_crl.CertificateList.load(c.public_bytes(DER)) for c in material.crls]
+        if material.crl_issuer is not None:
+            crls.append(local_crl(*material.crl_issuer))
+        return ValidationContext(
+            trust_roots=list(material.trust_roots),
+            other_certs=list(material.other_certs),
+            crls=crls,
+            allow_fetching=self.config.fetch_revocation,
+            revocation_mode="require" if self.config.long_term else "soft-fail",
+        )
+
+    def _meta(self, material: _Material, **kwargs: Any) -> signers.PdfSignatureMetadata:
+        return signers.PdfSignatureMetadata(
+            md_algorithm="sha256",
+            subfilter=fields.SigSeedSubFilter.PADES,
+            name="Jietiao",
+            embed_validation_info=True,
+            validation_context=self._validation_context(material),
+            # One revision holds the seal and its DSS: the seal covers the whole file.
+            dss_settings=DSSContentSettings(
+                placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE,
+                include_vri=False,
+            ),
+            **kwargs,
+        )
 
     def status(self, now: datetime | None = None) -> SealStatus:
         """The seal's state for readiness and the expiry check; never raises."""
@@ -564,20 +686,19 @@ class Sealer:
                 box = (void_box.x1, void_box.y1, void_box.x2, void_box.y2)
                 spec = fields.SigFieldSpec(VOID_FIELD, on_page=void_box.page, box=_ints(box))
                 fields.append_signature_field(writer, spec)
-            meta = signers.PdfSignatureMetadata(
+            meta = self._meta(
+                material,
                 field_name=SEAL_FIELD,
-                md_algorithm="sha256",
-                subfilter=fields.SigSeedSubFilter.PADES,
                 certify=True,
                 docmdp_permissions=fields.MDPPerm.FILL_FORMS,
                 reason="借条已由双方签署；平台电子签章",
-                name="Jietiao",
             )
             signer = signers.PdfSigner(meta, material.signer, timestamper=material.timestamper)
             out = _run(signer, writer, existing_fields_only=False)
         except SealUnavailable:
             raise
         except Exception as exc:
+            self._refuse_if_revoked(material, exc)
             raise SealFailed(f"sealing the signed copy failed: {type(exc).__name__}") from exc
         return out
 
@@ -586,13 +707,7 @@ class Sealer:
         material = self.material()
         try:
             writer = IncrementalPdfFileWriter(io.BytesIO(signed_pdf), strict=False)
-            meta = signers.PdfSignatureMetadata(
-                field_name=VOID_FIELD,
-                md_algorithm="sha256",
-                subfilter=fields.SigSeedSubFilter.PADES,
-                reason=f"已作废：{reason}"[:200],
-                name="Jietiao",
-            )
+            meta = self._meta(material, field_name=VOID_FIELD, reason=f"已作废：{reason}"[:200])
             style = StaticStampStyle(
                 background=_PdfPage(stamp_pdf),
                 background_opacity=1.0,
@@ -611,6 +726,7 @@ class Sealer:
         except SealUnavailable:
             raise
         except Exception as exc:
+            self._refuse_if_revoked(material, exc)
             raise SealFailed(f"sealing the voided copy failed: {type(exc).__name__}") from exc
         return out
 
@@ -650,11 +766,15 @@ class _PdfPage(content.PdfContent):
 def validate(pdf: bytes, trust_roots: Sequence[asn1_x509.Certificate]) -> list[SealReport]:
     """Validate every signature of ``pdf`` offline against ``trust_roots``."""
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    dss = DocumentSecurityStore.read_dss(reader) if "/DSS" in reader.root else None
     reports = []
     for embedded in reader.embedded_signatures:
         context = ValidationContext(trust_roots=list(trust_roots), allow_fetching=False)
         status = validate_pdf_signature(embedded, context, ts_validation_context=context)
         ts = status.timestamp_validity
+        long_term = None
+        if ts is not None and dss is not None:
+            long_term = _valid_from_dss(embedded, dss, trust_roots, ts.timestamp)
         reports.append(
             SealReport(
                 field=embedded.field_name,
@@ -669,15 +789,43 @@ def validate(pdf: bytes, trust_roots: Sequence[asn1_x509.Certificate]) -> list[S
                 ),
                 docmdp_ok=status.docmdp_ok,
                 timestamp_ok=None if ts is None else bool(ts.intact and ts.valid and ts.trusted),
+                long_term=long_term,
                 bottom_line=bool(status.bottom_line and status.docmdp_ok is not False),
             )
         )
     return reports
 
 
-def all_pass(reports: Sequence[SealReport]) -> bool:
-    """True when there is a seal and every one passes."""
-    return bool(reports) and all(r.bottom_line for r in reports)
+def _valid_from_dss(
+    embedded: Any,
+    dss: DocumentSecurityStore,
+    trust_roots: Sequence[asn1_x509.Certificate],
+    moment: datetime,
+) -> bool:
+    """Whether the seal validates, at its timestamp's time, with revocation data
+    required and taken only from the document itself: what a verifier can still
+    do once the CA's servers are gone."""
+    settings = {
+        "trust_roots": list(trust_roots),
+        "allow_fetching": False,
+        "revocation_mode": "require",
+        "moment": moment,
+    }
+    try:
+        context = dss.as_validation_context(settings)
+        status = validate_pdf_signature(embedded, context, ts_validation_context=context)
+    except Exception:  # any failure means "not long-term valid"
+        log.info("long-term validation failed", exc_info=True)
+        return False
+    return bool(status.bottom_line)
+
+
+def all_pass(reports: Sequence[SealReport], *, long_term: bool = True) -> bool:
+    """True when there is a seal and every one passes (and, by default, carries
+    its long-term validation data)."""
+    return bool(reports) and all(
+        r.bottom_line and (r.long_term is True or not long_term) for r in reports
+    )
 
 
 def sealed_field_names(pdf: bytes) -> list[str]:
@@ -699,5 +847,7 @@ __all__ = [
     "all_pass",
     "ensure_local_pki",
     "issue_certificate",
+    "local_crl",
+    "read_crl",
     "validate",
 ]

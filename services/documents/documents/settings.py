@@ -19,6 +19,13 @@ class DocumentsSettings(ServiceSettings):
     ``JIETIAO_SEAL_TRUST`` overrides the trusted root (default: the self-signed
     certificates of the chain). ``JIETIAO_TSA_URL``: the RFC 3161 timestamp
     authority; without it, only the local PKI's local TSA is available.
+
+    Long-term validation (PAdES B-LT, on by default: ``JIETIAO_SEAL_LONG_TERM``):
+    each seal embeds its chains' certificates and CRLs. The local CA issues its
+    own; with an operator certificate, ``JIETIAO_SEAL_CRLS`` names CRL files
+    (comma-separated, re-read when they change) and/or
+    ``JIETIAO_SEAL_FETCH_REVOCATION=true`` lets sealing fetch CRLs and OCSP answers
+    from the addresses in the certificates. With neither, sealing refuses.
     """
 
     service_name: str = "documents"
@@ -31,6 +38,9 @@ class DocumentsSettings(ServiceSettings):
     seal_key_passphrase: SecretStr | None = Field(default=None, repr=False)
     seal_trust: Path | None = None
     tsa_url: str | None = None
+    seal_crls: str = ""
+    seal_fetch_revocation: bool = False
+    seal_long_term: bool = True
     seal_expiry_warning_days: int = 30
     seal_check_interval_seconds: float = 86400.0
 
@@ -45,4 +55,7 @@ class DocumentsSettings(ServiceSettings):
             trust=self.seal_trust,
             tsa_url=self.tsa_url or None,
             data_dir=self.data_dir,
+            crls=tuple(Path(p.strip()) for p in self.seal_crls.split(",") if p.strip()),
+            fetch_revocation=self.seal_fetch_revocation,
+            long_term=self.seal_long_term,
         )

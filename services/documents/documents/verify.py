@@ -2,7 +2,10 @@
 
 Prints, for every signature, whether it is intact, cryptographically valid,
 trusted (chains to the configured CA or ``--trust``), what it covers, the DocMDP
-verdict and the timestamp's; exits 0 only when every seal passes.
+verdict, the timestamp's, and whether the document carries the data to validate
+the seal on its own later (PAdES B-LT: certificates and CRLs in its DSS, checked
+at the timestamp's time with nothing fetched); exits 0 only when every seal passes
+all of these.
 """
 
 import argparse

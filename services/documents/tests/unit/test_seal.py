@@ -238,7 +238,13 @@ def test_verify_command_passes_a_sealed_copy_and_fails_a_tampered_one(
     passed, failed = verify(good), verify(bad)
 
     assert passed.returncode == 0, passed.stderr
-    for line in ("intact: True", "valid: True", "trusted: True", "coverage: ENTIRE_FILE"):
+    for line in (
+        "intact: True",
+        "valid: True",
+        "trusted: True",
+        "coverage: ENTIRE_FILE",
+        "long-term validation data (PAdES B-LT): True",
+    ):
         assert line in passed.stdout
     assert failed.returncode != 0
     assert "intact: False" in failed.stdout

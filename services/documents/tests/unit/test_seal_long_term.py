@@ -1,0 +1,181 @@
+"""Long-term seals (PAdES B-LT): a seal carries what it takes to check it later.
+
+Each seal embeds its chains' certificates and CRLs in the document security store,
+so a verifier with nothing but the file and the root certificate can still tell,
+years on and with the CA's servers gone, that the seal was valid when it was made.
+"""
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from documents.render import render_iou_layout, render_void_stamp
+from documents.seal import (
+    SealConfig,
+    Sealer,
+    SealUnavailable,
+    all_pass,
+    ensure_local_pki,
+    issue_certificate,
+    validate,
+)
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+
+@pytest.fixture
+def layout(terms, signatures, audit, rendered_at):
+    return render_iou_layout(
+        terms, kind="signed", signatures=signatures, audit=audit, rendered_at=rendered_at
+    )
+
+
+@pytest.fixture(scope="module")
+def sealer(tmp_path_factory: pytest.TempPathFactory) -> Sealer:
+    return Sealer(SealConfig(data_dir=tmp_path_factory.mktemp("long-term")))
+
+
+def _dss(pdf: bytes) -> DocumentSecurityStore:
+    return DocumentSecurityStore.read_dss(PdfFileReader(io.BytesIO(pdf), strict=False))
+
+
+def test_a_signed_copy_carries_its_certificates_and_crls_in_one_revision(sealer, layout):
+    pdf = sealer.seal_signed(layout.pdf, layout.void_box)
+
+    [report] = validate(pdf, sealer.trust_roots())
+    dss = _dss(pdf)
+    subjects = {c.subject.human_friendly for c in dss.load_certs()}
+
+    assert report.long_term is True and all_pass([report])
+    assert report.coverage == "ENTIRE_FILE"  # seal and DSS are one revision
+    assert len(dss.crls) >= 1
+    assert any("Jietiao platform seal" in s for s in subjects)
+    assert any("Jietiao local TSA" in s for s in subjects)
+    assert "long-term validation data (PAdES B-LT): True" in "\n".join(report.lines())
+
+
+def test_the_voided_copy_keeps_both_seals_long_term_valid(sealer, layout, terms, voided):
+    signed = sealer.seal_signed(layout.pdf, layout.void_box)
+    voided_pdf = sealer.seal_voided(signed, render_void_stamp(terms, voided), voided["reason"])
+
+    reports = validate(voided_pdf, sealer.trust_roots())
+
+    assert [r.long_term for r in reports] == [True, True]
+    assert reports[0].docmdp_ok is True and all_pass(reports)
+
+
+def test_a_seal_without_embedded_revocation_data_is_not_long_term(sealer, layout):
+    material = sealer.material()
+    writer = IncrementalPdfFileWriter(io.BytesIO(layout.pdf), strict=False)
+    meta = signers.PdfSignatureMetadata(field_name="Plain", md_algorithm="sha256")
+    out = io.BytesIO()
+    signers.PdfSigner(meta, material.signer, timestamper=material.timestamper).sign_pdf(
+        writer, output=out
+    )
+
+    [report] = validate(out.getvalue(), sealer.trust_roots())
+
+    assert report.bottom_line and report.timestamp_ok  # valid today...
+    assert report.long_term is not True  # ...but nothing to check it with later
+    assert not all_pass([report]) and all_pass([report], long_term=False)
+
+
+def _operator(tmp_path: Path, *, revoked: bool = False, crl_age: timedelta | None = None):
+    """An operator seal certificate from a CA of its own, with a CRL file from that CA.
+
+    The timestamps still come from the local TSA of ``tmp_path / "data"``.
+    """
+    op_ca = ensure_local_pki(tmp_path / "operator-ca")
+    ca = x509.load_pem_x509_certificate(op_ca.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key(op_ca.ca_key.read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    cert = issue_certificate(
+        ca,
+        ca_key,
+        x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Operator seal")]),
+        key.public_key(),
+        not_before=now - timedelta(days=1),
+        not_after=now + timedelta(days=365),
+    )
+    issued = now - (crl_age or timedelta(minutes=1))
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.subject)
+        .last_update(issued)
+        .next_update(issued + timedelta(days=7))
+    )
+    if revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(cert.serial_number)
+            .revocation_date(now - timedelta(hours=1))
+            .build()
+        )
+    folder = tmp_path / "operator"
+    folder.mkdir()
+    paths = {name: folder / f"{name}.pem" for name in ("cert", "key", "crl")}
+    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    crl = builder.sign(ca_key, hashes.SHA256())
+    paths["crl"].write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    return SealConfig(
+        cert=paths["cert"],
+        key=paths["key"],
+        chain=op_ca.ca,
+        data_dir=tmp_path / "data",
+        crls=(paths["crl"],),
+    )
+
+
+def test_an_operator_certificate_with_its_crl_file_seals_long_term(tmp_path, layout):
+    sealer = Sealer(_operator(tmp_path))
+
+    pdf = sealer.seal_signed(layout.pdf, layout.void_box)
+
+    [report] = validate(pdf, sealer.trust_roots())
+    assert report.signer.endswith("Operator seal")
+    assert report.long_term is True and all_pass([report])
+
+
+def test_a_revoked_seal_certificate_refuses_to_seal(tmp_path, layout):
+    sealer = Sealer(_operator(tmp_path, revoked=True))
+
+    with pytest.raises(SealUnavailable, match="revoked") as raised:
+        sealer.seal_signed(layout.pdf, layout.void_box)
+
+    assert raised.value.state == "revoked"
+    assert sealer.status().state == "revoked"  # readiness says so until the files change
+
+
+def test_a_stale_crl_file_makes_the_seal_unavailable(tmp_path, layout):
+    sealer = Sealer(_operator(tmp_path, crl_age=timedelta(days=8)))
+
+    with pytest.raises(SealUnavailable) as raised:
+        sealer.seal_signed(layout.pdf, layout.void_box)
+
+    assert raised.value.state == "no_revocation_data"
+    assert sealer.status().state == "no_revocation_data" and not sealer.status().ok
+
+
+def test_an_operator_seal_without_any_revocation_source_is_refused(tmp_path, layout):
+    config = _operator(tmp_path)
+    no_source = SealConfig(**{**config.__dict__, "crls": (), "tsa_url": "http://127.0.0.1:9/"})
+
+    with pytest.raises(SealUnavailable, match="JIETIAO_SEAL_CRLS"):
+        Sealer(no_source).seal_signed(layout.pdf, layout.void_box)
+    # Turning long-term seals off is the operator's explicit choice.
+    assert Sealer(SealConfig(**{**no_source.__dict__, "long_term": False})).status().ok
