@@ -5,7 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-from jietiao_shared.service import describe
+from jietiao_shared.contracts import CONSUMERS
+from jietiao_shared.service import create_app, describe
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -27,3 +28,19 @@ def test_the_gateway_openapi_document_matches_the_code() -> None:
     assert written == json.loads(json.dumps(describe(_spec("gateway"), "openapi"))), (
         "docs/openapi is out of date: run `make docs`"
     )
+
+
+def test_the_declared_consumers_are_exactly_those_the_services_read() -> None:
+    """CONSUMERS (what the provisioning step creates) matches the services' code."""
+    read = {
+        (service, durable, subject)
+        for service in ("agreements", "identity", "signing", "notify", "documents", "gateway")
+        for subject, durable, _ in describe_consumers(service)
+    }
+    declared = {(c.service, c.durable, c.subject) for c in CONSUMERS}
+    assert read == declared
+
+
+def describe_consumers(service: str) -> list[tuple[str, str, str]]:
+    app = create_app(_spec(service))
+    return list(app.state.consumers.subscriptions)

@@ -1,7 +1,9 @@
 """JetStream through FastStream: streams, publishing and the inbox consumer.
 
-Streams are declared by one explicit step (:func:`provision`), never by whichever
-service starts last; services bind with ``declare=False``. Every consumer is a
+Streams and durable consumers are declared by one explicit step
+(:func:`provision`, from :data:`~jietiao_shared.contracts.CONSUMERS`), never by
+whichever service starts first; services bind with ``declare=False`` and refuse to
+start while one of their durables is missing. Every consumer is a
 durable pull consumer with manual acknowledgement: the handler's effect and the
 inbox row commit together, the message is acknowledged only after that commit, a
 failure is retried with a growing delay, and after ``max_deliver`` attempts the
@@ -18,8 +20,9 @@ from typing import Any
 import nats
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import AckPolicy as JsAckPolicy
+from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import APIError, NotFoundError
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
@@ -30,11 +33,14 @@ from . import logs, telemetry
 from .contracts import (
     COMMANDS_STREAM,
     COMMANDS_SUBJECTS,
+    CONSUMERS,
     DEAD_LETTER_PREFIX,
     DEAD_LETTER_STREAM,
     EVENTS_STREAM,
     EVENTS_SUBJECTS,
     PAYLOADS,
+    RETIRED_CONSUMERS,
+    ConsumerSpec,
     Contract,
     Envelope,
     stream_for,
@@ -53,6 +59,7 @@ DEAD_LETTERS = Counter("jietiao_dead_letters_total", "Messages given up on", ["c
 Handler = Callable[[AsyncConnection, Envelope, Any], Awaitable[None]]
 
 DUPLICATE_WINDOW_SECONDS = 120.0
+ACK_WAIT_SECONDS = 30.0
 
 
 def stream_configs(replicas: int = 1) -> list[StreamConfig]:
@@ -84,8 +91,36 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     ]
 
 
-async def provision(nats_url: str, replicas: int = 1) -> list[str]:
-    """Create or update the platform's streams; returns what was done to each."""
+def consumer_config(durable: str, subject: str, max_deliver: int) -> ConsumerConfig:
+    """A durable pull consumer of one subject, acknowledged explicitly."""
+    return ConsumerConfig(
+        durable_name=durable,
+        filter_subject=subject,
+        ack_policy=JsAckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        max_deliver=max_deliver,
+        ack_wait=ACK_WAIT_SECONDS,
+    )
+
+
+_COMPARED = ("filter_subject", "ack_policy", "deliver_policy", "max_deliver", "ack_wait")
+
+
+async def provision(
+    nats_url: str,
+    replicas: int = 1,
+    *,
+    max_deliver: int = 6,
+    consumers: tuple[ConsumerSpec, ...] = CONSUMERS,
+    retired: tuple[tuple[str, str], ...] = RETIRED_CONSUMERS,
+) -> list[str]:
+    """Create or update the platform's streams and durable consumers.
+
+    A consumer whose settings changed is updated in place; one whose change the
+    server cannot apply in place (its deliver policy, say) is deleted and created
+    again, which the inboxes make safe (a redelivered message is skipped). The
+    ``retired`` durables are deleted. Returns one line per stream and consumer saying what was done.
+    """
     nc = await nats.connect(servers=nats_servers(nats_url))
     done: list[str] = []
     try:
@@ -95,13 +130,77 @@ async def provision(nats_url: str, replicas: int = 1) -> list[str]:
                 await js.stream_info(str(config.name))
             except NotFoundError:
                 await js.add_stream(config)
-                done.append(f"created {config.name}")
+                done.append(f"created stream {config.name}")
             else:
                 await js.update_stream(config)
-                done.append(f"updated {config.name}")
+                done.append(f"updated stream {config.name}")
+        for spec in consumers:
+            wanted = consumer_config(spec.durable, spec.subject, max_deliver)
+            done.append(await _reconcile_consumer(js, spec.stream, wanted))
+        for stream, durable in retired:
+            try:
+                await js.delete_consumer(stream, durable)
+            except NotFoundError:
+                continue
+            done.append(f"removed retired consumer {stream}/{durable}")
     finally:
         await nc.close()
     return done
+
+
+async def _reconcile_consumer(js: Any, stream: str, wanted: ConsumerConfig) -> str:
+    name = f"{stream}/{wanted.durable_name}"
+    try:
+        info = await js.consumer_info(stream, wanted.durable_name)
+    except NotFoundError:
+        await js.add_consumer(stream, wanted)
+        return f"created consumer {name}"
+    have = info.config
+    changed = [f for f in _COMPARED if getattr(have, f) != getattr(wanted, f)]
+    if not changed:
+        return f"unchanged consumer {name}"
+    try:
+        await js.add_consumer(stream, wanted)  # the server updates what it can
+        return f"updated consumer {name}: {', '.join(changed)}"
+    except APIError as exc:
+        log.warning("consumer %s cannot be updated in place (%s); recreating it", name, exc)
+    await js.delete_consumer(stream, wanted.durable_name)
+    await js.add_consumer(stream, wanted)
+    return f"recreated consumer {name}: {', '.join(changed)}"
+
+
+class NotProvisioned(RuntimeError):
+    """A durable this service reads is not on the server: the provisioning step
+    has not run for this release."""
+
+
+async def bound_max_deliver(nats_url: str, consumers: "Consumers") -> dict[str, int]:
+    """Check that every durable of ``consumers`` exists; return its ``max_deliver``.
+
+    Raises :class:`NotProvisioned` naming the missing ones.
+    """
+    if not consumers.subscriptions:
+        return {}
+    nc = await nats.connect(servers=nats_servers(nats_url))
+    found: dict[str, int] = {}
+    missing: list[str] = []
+    try:
+        js = nc.jetstream()
+        for subject, durable, _ in consumers.subscriptions:
+            try:
+                info = await js.consumer_info(stream_for(subject), durable)
+            except NotFoundError:
+                missing.append(durable)
+            else:
+                found[durable] = int(info.config.max_deliver or consumers.max_deliver)
+    finally:
+        await nc.close()
+    if missing:
+        raise NotProvisioned(
+            f"consumer(s) {', '.join(missing)} not provisioned: run"
+            f" `python -m {consumers.service} provision` for this release first"
+        )
+    return found
 
 
 def nats_servers(nats_url: str) -> list[str]:
@@ -166,8 +265,19 @@ class Consumers:
         self.engine_ref = engine_ref
         self.service = service
         self.max_deliver = max_deliver
+        self.max_deliver_of: dict[str, int] = {}  # as provisioned on the server
         self.backoff = backoff
         self.subscriptions: list[tuple[str, str, str]] = []
+
+    def undeclared(self) -> list[str]:
+        """Durables registered here whose name and subject ``CONSUMERS`` does not declare.
+
+        The service prefix is not compared: a second instance under another name
+        (its own durables, provisioned for it) reads what the table declares.
+        """
+        declared = {(c.name, c.subject) for c in CONSUMERS}
+        prefix = len(self.service) + 1
+        return [d for s, d, _ in self.subscriptions if (d[prefix:], s) not in declared]
 
     def on(self, subject: str, name: str, handler: Handler) -> None:
         """Run ``handler(conn, envelope, payload)`` once per message on ``subject``.
@@ -187,9 +297,7 @@ class Consumers:
             durable=durable,
             pull_sub=PullSub(batch_size=1, timeout=5.0),
             ack_policy=AckPolicy.MANUAL,
-            config=ConsumerConfig(
-                max_deliver=self.max_deliver, ack_wait=30, filter_subject=subject
-            ),
+            config=consumer_config(durable, subject, self.max_deliver),
             title=durable,
             description=handler.__doc__,
         )
@@ -254,7 +362,7 @@ class Consumers:
     ) -> None:
         delivered = msg.raw_message.metadata.num_delivered or 1
         MESSAGES.labels(durable, "failed").inc()
-        if delivered >= self.max_deliver:
+        if delivered >= self.max_deliver_of.get(durable, self.max_deliver):
             log.error(
                 "giving up on %s after %d attempts: %r",
                 subject,

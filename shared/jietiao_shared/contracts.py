@@ -8,6 +8,7 @@ PNG (a few KB) so that documents can place it without calling signing.
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -322,3 +323,46 @@ SENT_BY: dict[str, tuple[str, ...]] = {
     Subject.CLOSE_FLOW: ("agreements",),
 }
 """Which services publish each subject (through their outbox)."""
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One durable consumer of the platform: who reads which subject."""
+
+    service: str
+    name: str
+    subject: str
+
+    @property
+    def durable(self) -> str:
+        """The durable's name on the server: ``<service>-<name>``."""
+        return f"{self.service}-{self.name}"
+
+    @property
+    def stream(self) -> str:
+        """The stream the durable reads from."""
+        return stream_for(self.subject)
+
+
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("agreements", "signature-captured", Subject.SIGNATURE_CAPTURED),
+    ConsumerSpec("agreements", "verification-passed", Subject.VERIFICATION_PASSED),
+    ConsumerSpec("agreements", "document-rendered", Subject.DOCUMENT_RENDERED),
+    ConsumerSpec("agreements", "notify-compensated", Subject.NOTIFY_COMPENSATED),
+    ConsumerSpec("agreements", "documents-compensated", Subject.DOCUMENTS_COMPENSATED),
+    ConsumerSpec("documents", "signature-captured", Subject.SIGNATURE_CAPTURED),
+    ConsumerSpec("documents", "render-document", Subject.RENDER_DOCUMENT),
+    ConsumerSpec("documents", "supersede-previews", Subject.SUPERSEDE_PREVIEWS),
+    ConsumerSpec("notify", "sms-send", Subject.SEND_SMS),
+    ConsumerSpec("notify", "share-link-issue", Subject.ISSUE_SHARE_LINK),
+    ConsumerSpec("notify", "reminders-schedule", Subject.SCHEDULE_REMINDERS),
+    ConsumerSpec("notify", "reminders-cancel", Subject.CANCEL_REMINDERS),
+    ConsumerSpec("notify", "flow-close", Subject.CLOSE_FLOW),
+)
+"""Every durable consumer, declared once: the provisioning step creates and updates
+them; a service binds to its own and refuses to start with one missing or
+undeclared."""
+
+RETIRED_CONSUMERS: tuple[tuple[str, str], ...] = ()
+"""``(stream, durable)`` of consumers a release stopped using: the provisioning step
+deletes them. Nothing else is ever deleted, so durables an operator added survive."""

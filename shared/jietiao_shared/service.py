@@ -29,7 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import asyncapi, errors, idempotency, logs, telemetry
 from .auth import JwksVerifier
-from .bus import Consumers, make_broker, provision, publish_envelope
+from .bus import (
+    Consumers,
+    NotProvisioned,
+    bound_max_deliver,
+    make_broker,
+    provision,
+    publish_envelope,
+)
 from .db import make_engine, migrate
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
@@ -98,6 +105,12 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     )
     if spec.register_consumers is not None:
         spec.register_consumers(consumers)
+    undeclared = consumers.undeclared()
+    if undeclared:
+        raise RuntimeError(
+            f"{spec.name} reads with durable(s) {', '.join(undeclared)} that"
+            " jietiao_shared.contracts.CONSUMERS does not declare"
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -139,13 +152,20 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     return app
 
 
-async def _start_broker(broker: Any, attempts: int = 30) -> None:
-    """Connect and bind the consumers; a JetStream cluster may be slow to answer at first."""
+async def _start_broker(
+    broker: Any, consumers: Consumers, nats_url: str, attempts: int = 30
+) -> None:
+    """Check that the service's durables are provisioned, then connect and bind them.
+
+    A JetStream cluster may be slow to answer at first, and during a release the
+    provisioning step may still be running: both are retried for a while.
+    """
     for attempt in range(1, attempts + 1):
         try:
+            consumers.max_deliver_of = await bound_max_deliver(nats_url, consumers)
             await broker.start()
             return
-        except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
+        except (TimeoutError, NotProvisioned, nats.errors.Error, nats.js.errors.Error) as exc:
             if attempt == attempts:
                 raise
             log.warning("bus not ready (%r); retrying (%d/%d)", exc, attempt, attempts)
@@ -155,7 +175,7 @@ async def _start_broker(broker: Any, attempts: int = 30) -> None:
 async def _start_backing(spec: ServiceSpec, runtime: Runtime, broker: Any) -> None:
     """Connect the bus, then start the outbox relay and the service's workers."""
     settings = runtime.settings
-    await _start_broker(broker)
+    await _start_broker(broker, runtime.consumers, settings.nats_url)
     relay = OutboxRelay(
         runtime.engine,
         settings.database_url,
@@ -260,8 +280,11 @@ def main(build_spec: Callable[[], ServiceSpec]) -> None:
         applied = asyncio.run(migrate(settings.database_url, spec.migration_packages))
         log.info("migrations applied: %s", ", ".join(applied) or "none")
     elif args.command == "provision":
-        done = asyncio.run(provision(settings.nats_url, settings.stream_replicas))
-        log.info("streams: %s", ", ".join(done))
+        done = asyncio.run(
+            provision(settings.nats_url, settings.stream_replicas, max_deliver=settings.max_deliver)
+        )
+        for line in done:
+            log.info("provision: %s", line)
     else:
         uvicorn.run(
             create_app(spec),

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.asyncio
 async def engine(backing_servers: BackingServers) -> AsyncIterator[AsyncEngine]:
     url = backing_servers.database_url("shared_delivery")
     await migrate(url, ["jietiao_shared"])
-    await provision(backing_servers.nats_url)
+    await provision(backing_servers.nats_url, consumers=())  # this module declares its own
     db = make_engine(url)
     async with db.begin() as conn:
         await conn.execute(

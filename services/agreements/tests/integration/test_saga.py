@@ -24,7 +24,9 @@ from agreements.settings import get_settings
 from jietiao_shared.bus import provision
 from jietiao_shared.contracts import (
     COMMANDS_STREAM,
+    CONSUMERS,
     EVENTS_STREAM,
+    ConsumerSpec,
     Contract,
     DocumentRendered,
     Envelope,
@@ -400,6 +402,11 @@ async def _serve_agreements(
     # two would take messages from each other.
     get_settings.cache_clear()
     spec = dataclasses.replace(build_spec(), name=name)
+    if name != "agreements":
+        own = tuple(
+            ConsumerSpec(name, c.name, c.subject) for c in CONSUMERS if c.service == "agreements"
+        )
+        await provision(servers.nats_url, consumers=own)
     await migrate(spec.settings.database_url, spec.migration_packages)
     engine = make_engine(spec.settings.database_url, pool_size=2)
     try:

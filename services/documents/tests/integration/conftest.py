@@ -107,7 +107,7 @@ async def documents(
         pytest.skip(str(missing))
     database_url = backing_servers.database_url("documents")
     await migrate(database_url, ["jietiao_shared", "documents"])
-    await provision(backing_servers.nats_url)
+    await provision(backing_servers.nats_url, max_deliver=20)
     port = free_port()
     log_path = log_dir / "documents.log"
     env = service_env(
