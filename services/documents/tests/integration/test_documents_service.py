@@ -57,7 +57,7 @@ PREVIEW_SHA = "ab" * 32
 
 
 def make_plan(months: int, principal_fen: int, interest_fen: int) -> list[dict]:
-    """A simple equal-principal repayment plan."""
+    """A plan to print: equal principal, the same interest every month (not a real method)."""
     share, rest = divmod(principal_fen, months)
     remaining, rows = principal_fen, []
     for seq in range(1, months + 1):

@@ -18,12 +18,15 @@ def cjk_font() -> str:
         pytest.skip(str(missing))
 
 
-def _plan(months: int, principal_fen: int, monthly_interest_fen: int) -> list[dict]:
+def _plan(months: int, principal_fen: int, first_interest_fen: int) -> list[dict]:
+    """An equal-principal plan (等额本金): interest on the balance still owed,
+    ``first_interest_fen`` for the first month, half-up to the fen."""
     share, rest = divmod(principal_fen, months)
     remaining = principal_fen
     rows = []
     for seq in range(1, months + 1):
         paid = share + (rest if seq == months else 0)
+        interest = (2 * first_interest_fen * remaining + principal_fen) // (2 * principal_fen)
         remaining -= paid
         year, month = divmod(seq, 12)
         rows.append(
@@ -31,8 +34,8 @@ def _plan(months: int, principal_fen: int, monthly_interest_fen: int) -> list[di
                 "seq": seq,
                 "due_date": f"{2027 + year - (month == 0)}-{month or 12:02d}-04",
                 "principal_fen": paid,
-                "interest_fen": monthly_interest_fen,
-                "total_fen": paid + monthly_interest_fen,
+                "interest_fen": interest,
+                "total_fen": paid + interest,
                 "remaining_fen": remaining,
             }
         )

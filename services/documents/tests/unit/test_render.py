@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -208,9 +209,11 @@ def test_a_long_plan_runs_over_pages_with_every_instalment(terms, rendered_at, m
 
     assert len(PdfReader(io.BytesIO(pdf)).pages) > 1
     for row in terms["plan"]:
-        line = f"{row['seq']} {row['due_date']} 1,000.00 180.00 1,180.00"
-        assert line in text, line
-    assert "36,000.00 6,480.00 42,480.00" in text
+        # 180.00 interest the first month, 5.00 the last
+        interest, remaining = (Decimal(row[k]) / 100 for k in ("interest_fen", "remaining_fen"))
+        line = f"{row['seq']} {row['due_date']} 1,000.00 {interest:,.2f} "
+        assert line + f"{1000 + interest:,.2f} {remaining:,.2f}" in text, line
+    assert "36,000.00 3,330.00 39,330.00" in text
 
 
 def test_plan_amounts_are_printed_in_yuan_to_the_fen(terms, rendered_at):
