@@ -13,12 +13,21 @@ which therefore never runs the effect a second time (and never meets the 409 the
 first run's new state would give it). For handlers that do not, the middleware
 stores the answer after the request, and a retry after a crash between the two
 runs the request again once the claim goes stale.
+
+Stored answers are sealed with AES-256-GCM under a key derived (HKDF-SHA256) from
+the same credentials, path and key as the scope; the table holds only the scope's
+SHA-256, so an answer that carries a session token (a login) cannot be read from
+the database without the request that made it.
 """
 
 import hashlib
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
@@ -37,10 +46,23 @@ T = TypeVar("T")
 CallNext = Callable[[Request], Awaitable[Response]]
 
 
-def _scope(request: Request, key: str) -> str:
+def _scope(request: Request, key: str) -> tuple[str, bytes]:
+    """The row's key, and the key that seals its answer (never stored)."""
     credentials = request.headers.get("authorization", "")
-    raw = "\n".join([credentials, request.method, request.url.path, key])
-    return hashlib.sha256(raw.encode()).hexdigest()
+    raw = "\n".join([credentials, request.method, request.url.path, key]).encode()
+    sealing_key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"jietiao idempotency answer", info=b"v1"
+    ).derive(raw)
+    return hashlib.sha256(raw).hexdigest(), sealing_key
+
+
+def _seal(sealing_key: bytes, scope: str, body: bytes) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + AESGCM(sealing_key).encrypt(nonce, body, scope.encode())
+
+
+def _unseal(sealing_key: bytes, scope: str, blob: bytes) -> bytes:
+    return AESGCM(sealing_key).decrypt(blob[:12], blob[12:], scope.encode())
 
 
 async def _claim(engine: AsyncEngine, scope: str, request_hash: str) -> Any:
@@ -60,7 +82,7 @@ async def _claim(engine: AsyncEngine, scope: str, request_hash: str) -> Any:
         return (
             await conn.execute(
                 text(
-                    "SELECT request_hash, status_code, body, content_type"
+                    "SELECT request_hash, status_code, body, content_type, sealed"
                     " FROM idempotency_keys WHERE scope = :s"
                 ),
                 {"s": scope},
@@ -72,15 +94,18 @@ def _error(error: ApiError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status)
 
 
-def _replay(previous: Any, request_hash: str) -> Response:
+def _replay(previous: Any, request_hash: str, scope: str, sealing_key: bytes) -> Response:
     if previous.request_hash != request_hash:
         return _error(
             ApiError(422, "idempotency_key_reused", "同一个请求标识不能用于不同的请求内容")
         )
     if previous.status_code is None:
         return _error(ApiError(409, "request_in_progress", "相同的请求正在处理中，请稍候"))
+    body = bytes(previous.body or b"")
+    if previous.sealed:
+        body = _unseal(sealing_key, scope, body)
     return Response(
-        bytes(previous.body),
+        body,
         status_code=previous.status_code,
         media_type=previous.content_type,
         headers={"idempotent-replayed": "true"},
@@ -89,11 +114,13 @@ def _replay(previous: Any, request_hash: str) -> Response:
 
 _RECORD = text(
     "UPDATE idempotency_keys SET status_code = :c, body = :b, content_type = :t,"
-    " completed_at = now() WHERE scope = :s AND status_code IS NULL"
+    " sealed = true, completed_at = now() WHERE scope = :s AND status_code IS NULL"
 )
 
 
-async def _store(engine: AsyncEngine, scope: str, response: Response, body: bytes) -> None:
+async def _store(
+    engine: AsyncEngine, scope: str, sealing_key: bytes, response: Response, body: bytes
+) -> None:
     """Keep the answer unless the handler already recorded it with its effect."""
     async with engine.begin() as conn:
         if response.status_code >= 500:
@@ -106,7 +133,7 @@ async def _store(engine: AsyncEngine, scope: str, response: Response, body: byte
             _RECORD,
             {
                 "c": response.status_code,
-                "b": body,
+                "b": _seal(sealing_key, scope, body),
                 "t": response.headers.get("content-type"),
                 "s": scope,
             },
@@ -122,7 +149,8 @@ async def answer(conn: AsyncConnection, request: Request, result: T) -> T:
     status code.
     """
     scope: str | None = getattr(request.state, "idempotency_scope", None)
-    if scope is None:
+    sealing_key: bytes | None = getattr(request.state, "idempotency_sealing_key", None)
+    if scope is None or sealing_key is None:
         return result
     route = request.scope.get("route")
     status = getattr(route, "status_code", None) or 200
@@ -131,7 +159,7 @@ async def answer(conn: AsyncConnection, request: Request, result: T) -> T:
         _RECORD,
         {
             "c": status,
-            "b": bytes(rendered.body),
+            "b": _seal(sealing_key, scope, bytes(rendered.body)),
             "t": rendered.headers.get("content-type"),
             "s": scope,
         },
@@ -147,19 +175,20 @@ async def middleware(request: Request, call_next: CallNext) -> Response:
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
         return _error(ApiError(400, "idempotency_key_invalid", "请求标识无效"))
     engine: AsyncEngine = request.app.state.runtime.engine
-    scope = _scope(request, key)
+    scope, sealing_key = _scope(request, key)
     request_hash = hashlib.sha256(await request.body()).hexdigest()
     previous = await _claim(engine, scope, request_hash)
     if previous is not None:
-        return _replay(previous, request_hash)
+        return _replay(previous, request_hash, scope, sealing_key)
     request.state.idempotency_scope = scope
+    request.state.idempotency_sealing_key = sealing_key
     try:
         response = await call_next(request)
     except BaseException:
-        await _store(engine, scope, Response(status_code=500), b"")
+        await _store(engine, scope, sealing_key, Response(status_code=500), b"")
         raise
     body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
-    await _store(engine, scope, response, body)
+    await _store(engine, scope, sealing_key, response, body)
     return Response(
         body,
         status_code=response.status_code,

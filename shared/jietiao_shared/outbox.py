@@ -83,10 +83,12 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         outbox_retention_hours: float = 24.0,
         inbox_retention_days: float = 30.0,
+        idempotency_retention_hours: float = 24.0,
     ) -> None:
         self.engine = engine
         self.outbox_retention_hours = outbox_retention_hours
         self.inbox_retention_days = inbox_retention_days
+        self.idempotency_retention_hours = idempotency_retention_hours
         self.database_url = database_url
         self.publish = publish
         self.batch_size = batch_size
@@ -156,12 +158,13 @@ class OutboxRelay:
                 )
         return len(sent)
 
-    async def purge(self) -> tuple[int, int]:
-        """Delete sent outbox rows and old inbox rows past their retention.
+    async def purge(self) -> tuple[int, int, int]:
+        """Delete sent outbox rows, old inbox rows and old idempotency answers.
 
         Sent rows keep the payloads they carried (phone numbers among them), so they
         are kept only long enough to investigate a delivery; inbox rows must outlive
-        any redelivery or dead-letter replay of their message.
+        any redelivery or dead-letter replay of their message; an answer to an
+        ``Idempotency-Key`` only has to outlive a client's retries.
         """
         try:
             async with self.engine.begin() as conn:
@@ -173,10 +176,17 @@ class OutboxRelay:
                     text("DELETE FROM inbox WHERE handled_at < now() - make_interval(secs => :s)"),
                     {"s": self.inbox_retention_days * 86400},
                 )
+                answers = await conn.execute(
+                    text(
+                        "DELETE FROM idempotency_keys"
+                        " WHERE created_at < now() - make_interval(secs => :s)"
+                    ),
+                    {"s": self.idempotency_retention_hours * 3600},
+                )
         except Exception:
-            log.warning("outbox and inbox not purged this time", exc_info=True)
-            return 0, 0
-        return sent.rowcount, handled.rowcount
+            log.warning("outbox, inbox and idempotency answers not purged", exc_info=True)
+            return 0, 0, 0
+        return sent.rowcount, handled.rowcount, answers.rowcount
 
     async def _observe(self) -> None:
         """Update the outbox lag gauges."""

@@ -183,6 +183,7 @@ async def _start_backing(spec: ServiceSpec, runtime: Runtime, broker: Any) -> No
         poll_seconds=settings.outbox_poll_seconds,
         outbox_retention_hours=settings.outbox_retention_hours,
         inbox_retention_days=settings.inbox_retention_days,
+        idempotency_retention_hours=settings.idempotency_retention_hours,
     )
     runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
     for worker in spec.workers:

@@ -23,6 +23,7 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     outbox_retention_hours: float = 24.0
     inbox_retention_days: float = 30.0
+    idempotency_retention_hours: float = 24.0
     stream_replicas: int = 1
     otel_exporter: str = "none"
     otel_endpoint: str | None = None

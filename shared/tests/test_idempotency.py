@@ -1,6 +1,8 @@
 """Idempotency-Key on a real service: one effect per key, the same answer on retry."""
 
 import asyncio
+import hashlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,6 +13,7 @@ from fastapi import APIRouter, Request
 from jietiao_shared import idempotency
 from jietiao_shared.bus import provision
 from jietiao_shared.db import migrate
+from jietiao_shared.outbox import OutboxRelay
 from jietiao_shared.service import ServiceSpec, create_app
 from jietiao_shared.settings import ServiceSettings
 from jietiao_stack.testing import BackingServers, free_port, serving
@@ -37,6 +40,10 @@ def counting_router(effects: list[dict[str, Any]]) -> APIRouter:
             count = (await conn.execute(text("SELECT count(*) FROM ledger"))).scalar_one()
             await idempotency.answer(conn, request, {"entries": count})
         raise RuntimeError("the process died after the commit")
+
+    @router.post("/sessions", status_code=201)
+    async def issue_token(body: dict[str, Any]) -> dict[str, Any]:
+        return {"access_token": f"token-{uuid.uuid4().hex}"}
 
     @router.post("/broken")
     async def broken() -> dict[str, Any]:
@@ -136,3 +143,51 @@ async def test_an_answer_recorded_with_the_effect_survives_a_crash_after_commit(
     assert fresh.status_code == 500
     after = await client.post("/ledger", json={}, headers=headers("k-8"))
     assert after.json() == {"entries": entries + 1}
+
+
+async def test_a_stored_answer_cannot_be_read_from_the_table(
+    service: Any, backing_servers: BackingServers
+) -> None:
+    client, _ = service
+    login = headers("k-9", token="")
+    first = await client.post("/sessions", json={"phone": "x"}, headers=login)
+    again = await client.post("/sessions", json={"phone": "x"}, headers=login)
+    token = first.json()["access_token"]
+
+    assert again.json()["access_token"] == token  # the retry still gets it
+    engine = create_async_engine(backing_servers.database_url("shared_idempotency"))
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT body, sealed FROM idempotency_keys"))).all()
+    finally:
+        await engine.dispose()
+    assert rows and all(sealed for _, sealed in rows)
+    assert not any(token.encode() in bytes(body or b"") for body, _ in rows)
+
+
+async def test_old_answers_are_purged_and_recent_ones_kept(
+    service: Any, backing_servers: BackingServers
+) -> None:
+    client, _ = service
+    for key in ("k-old", "k-new"):
+        await client.post("/sessions", json={"phone": key}, headers=headers(key, token=""))
+    engine = create_async_engine(backing_servers.database_url("shared_idempotency"))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE idempotency_keys SET created_at = now() - interval '25 hours'"
+                    " WHERE request_hash = :h"
+                ),
+                {"h": hashlib.sha256(b'{"phone":"k-old"}').hexdigest()},
+            )
+            before = (await conn.execute(text("SELECT count(*) FROM idempotency_keys"))).scalar()
+        relay = OutboxRelay(engine, "", publish=None, idempotency_retention_hours=24)  # type: ignore[arg-type]
+        _, _, purged = await relay.purge()
+        async with engine.connect() as conn:
+            after = (await conn.execute(text("SELECT count(*) FROM idempotency_keys"))).scalar()
+    finally:
+        await engine.dispose()
+    assert purged == 1 and after == before - 1
+    again = await client.post("/sessions", json={"phone": "k-new"}, headers=headers("k-new", ""))
+    assert again.headers["idempotent-replayed"] == "true"
