@@ -99,8 +99,13 @@ async def test_the_counterparty_refuses_with_a_reason(api: JietiaoApi, people) -
 
     assert refused["status"] == "refused"
     await api.wait_sms(initiator.phone, "refused", agreement_id=iou["id"])
-    links = await a.call("share_links", "GET", f"/api/ious/{iou['id']}/share-links")
-    assert links["items"] == []
+
+    # The SMS and the revocation are two commands to notify, handled in any order.
+    async def revoked() -> bool:
+        links = await a.call("share_links", "GET", f"/api/ious/{iou['id']}/share-links")
+        return links["items"] == []
+
+    assert await wait_until(revoked, seconds=20)
     with pytest.raises(ApiFailure) as late:
         await b.sign(await b.iou(iou["id"]))
     assert late.value.status == 409 and late.value.body["status"] == "refused"

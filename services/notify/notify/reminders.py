@@ -9,6 +9,7 @@ skipped rather than sent as a second, identical SMS.
 
 import asyncio
 import logging
+import time as monotonic_time
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol, cast
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 from jietiao_shared.contracts import ScheduleReminders
 from jietiao_shared.personal import normalise_phone
 from jietiao_shared.service import Runtime
+from prometheus_client import Gauge
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,6 +28,10 @@ from .settings import NotifySettings
 log = logging.getLogger(__name__)
 
 CHINA = ZoneInfo("Asia/Shanghai")
+
+SCHEDULED = Gauge("jietiao_reminders_scheduled", "Reminders waiting for their time")
+DUE = Gauge("jietiao_reminders_due", "Reminders whose time has come, not sent yet")
+METRICS_EVERY_SECONDS = 5.0
 
 
 class Clock(Protocol):
@@ -150,10 +156,32 @@ SYSTEM_CLOCK = SystemClock()
 async def reminder_worker(runtime: Runtime, clock: Clock = SYSTEM_CLOCK) -> None:
     """Turn due reminders into queued repayment_due SMS until cancelled."""
     settings = cast(NotifySettings, runtime.settings)
+    counted = 0.0
     while True:
+        if monotonic_time.monotonic() - counted >= METRICS_EVERY_SECONDS:
+            counted = monotonic_time.monotonic()
+            async with runtime.engine.connect() as conn:
+                await count_reminders(conn, clock.now())
         fired = await fire_next(runtime.engine, settings.landing_url, clock)
         if not fired:
             await asyncio.sleep(settings.reminder_poll_seconds)
+
+
+async def count_reminders(conn: AsyncConnection, now: datetime) -> tuple[int, int]:
+    """Update the reminder gauges; returns (waiting, due and not sent)."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE due_at > :now) AS waiting,"
+                " count(*) FILTER (WHERE due_at <= :now) AS due"
+                " FROM reminders WHERE status = 'scheduled'"
+            ),
+            {"now": now},
+        )
+    ).one()
+    SCHEDULED.set(row.waiting)
+    DUE.set(row.due)
+    return int(row.waiting), int(row.due)
 
 
 async def fire_next(engine: AsyncEngine, landing_url: str, clock: Clock = SYSTEM_CLOCK) -> bool:

@@ -12,6 +12,7 @@ from jietiao_shared.contracts import (
     ScheduleReminders,
     Subject,
 )
+from notify.reminders import count_reminders
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -137,3 +138,31 @@ async def test_reminders_switched_back_on_after_a_cancel_are_live_again(
 
     schedule = await ops("/ops/reminders", agreement_id=agreement)
     assert {r["status"] for r in schedule} == {"scheduled"}
+
+
+async def test_the_reminder_gauges_count_waiting_and_overdue_reminders(
+    bus: Any, database: Any, http: Any, phone: Any, wait_for: Any
+) -> None:
+    agreement, borrower = str(uuid.uuid4()), phone()
+    ack = await bus.send(
+        Subject.SCHEDULE_REMINDERS,
+        plan(agreement, borrower, date(2098, 5, 4), date(2098, 6, 4), date(2098, 7, 4)),
+    )
+    await bus.handled("reminders-schedule", ack)
+
+    async with database.connect() as conn:
+        # One snapshot for both counts: the worker may send other tests' reminders.
+        await conn.execution_options(isolation_level="REPEATABLE READ")
+        waiting, due = await count_reminders(conn, datetime.now(CHINA))
+        later_waiting, later_due = await count_reminders(conn, datetime(2098, 6, 5, tzinfo=CHINA))
+    # Two of these three are overdue to a clock in June 2098; nothing else moves.
+    assert waiting >= 3
+    assert later_due - due >= 2 and later_waiting + later_due == waiting + due
+
+    async def exported() -> int | None:
+        text = (await http.get("/metrics")).text
+        line = next(x for x in text.splitlines() if x.startswith("jietiao_reminders_scheduled "))
+        value = float(line.split()[1])
+        return int(value) if value >= waiting else None
+
+    assert await wait_for(exported) >= 3
