@@ -103,7 +103,21 @@ def consumer_config(durable: str, subject: str, max_deliver: int) -> ConsumerCon
     )
 
 
+def bind_only_config() -> ConsumerConfig:
+    """What a service hands FastStream for its durables.
+
+    nats-py binds to an existing durable and ignores this configuration; it uses it
+    only to create a durable that is missing, and the server refuses to create this
+    one (a start-sequence policy without a start sequence). So a service can never
+    create a durable, not even in a race with the provisioning step: only
+    :func:`provision` does.
+    """
+    return ConsumerConfig(ack_policy=JsAckPolicy.EXPLICIT, deliver_policy=NOT_CREATABLE)
+
+
+NOT_CREATABLE = DeliverPolicy.BY_START_SEQUENCE
 _COMPARED = ("filter_subject", "ack_policy", "deliver_policy", "max_deliver", "ack_wait")
+_NOT_UPDATABLE = ("can not be updated", "cannot be updated")
 
 
 async def provision(
@@ -134,15 +148,16 @@ async def provision(
             else:
                 await js.update_stream(config)
                 done.append(f"updated stream {config.name}")
-        for spec in consumers:
-            wanted = consumer_config(spec.durable, spec.subject, max_deliver)
-            done.append(await _reconcile_consumer(js, spec.stream, wanted))
+        # Retired first: a renamed durable on the work queue may share its filter.
         for stream, durable in retired:
             try:
                 await js.delete_consumer(stream, durable)
             except NotFoundError:
                 continue
             done.append(f"removed retired consumer {stream}/{durable}")
+        for spec in consumers:
+            wanted = consumer_config(spec.durable, spec.subject, max_deliver)
+            done.append(await _reconcile_consumer(js, spec.stream, wanted))
     finally:
         await nc.close()
     return done
@@ -163,9 +178,19 @@ async def _reconcile_consumer(js: Any, stream: str, wanted: ConsumerConfig) -> s
         await js.add_consumer(stream, wanted)  # the server updates what it can
         return f"updated consumer {name}: {', '.join(changed)}"
     except APIError as exc:
+        if not any(phrase in (exc.description or "") for phrase in _NOT_UPDATABLE):
+            raise  # anything else (a leader election, a conflict) fails the step loudly
         log.warning("consumer %s cannot be updated in place (%s); recreating it", name, exc)
     await js.delete_consumer(stream, wanted.durable_name)
-    await js.add_consumer(stream, wanted)
+    try:
+        await js.add_consumer(stream, wanted)
+    except APIError:
+        log.error("consumer %s could not be created again; restoring the old one", name)
+        try:
+            await js.add_consumer(stream, have)
+        except APIError:
+            log.exception("consumer %s is gone: run the provisioning step again", name)
+        raise
     return f"recreated consumer {name}: {', '.join(changed)}"
 
 
@@ -181,7 +206,14 @@ async def bound_max_deliver(nats_url: str, consumers: "Consumers") -> dict[str, 
     """
     if not consumers.subscriptions:
         return {}
-    nc = await nats.connect(servers=nats_servers(nats_url))
+    # Fail fast: the caller retries, and nats-py's default first connect would wait
+    # minutes for an unreachable server.
+    nc = await nats.connect(
+        servers=nats_servers(nats_url),
+        allow_reconnect=False,
+        max_reconnect_attempts=0,
+        connect_timeout=2,
+    )
     found: dict[str, int] = {}
     missing: list[str] = []
     try:
@@ -192,7 +224,7 @@ async def bound_max_deliver(nats_url: str, consumers: "Consumers") -> dict[str, 
             except NotFoundError:
                 missing.append(durable)
             else:
-                found[durable] = int(info.config.max_deliver or consumers.max_deliver)
+                found[durable] = _limit(info.config.max_deliver, consumers.max_deliver)
     finally:
         await nc.close()
     if missing:
@@ -201,6 +233,12 @@ async def bound_max_deliver(nats_url: str, consumers: "Consumers") -> dict[str, 
             f" `python -m {consumers.service} provision` for this release first"
         )
     return found
+
+
+def _limit(server_value: int | None, own: int) -> int:
+    """Deliveries before a dead letter: the durable's ``max_deliver`` as provisioned;
+    unlimited (-1) or unset on the server means the service's own setting."""
+    return server_value if server_value and server_value > 0 else own
 
 
 def nats_servers(nats_url: str) -> list[str]:
@@ -273,7 +311,8 @@ class Consumers:
         """Durables registered here whose name and subject ``CONSUMERS`` does not declare.
 
         The service prefix is not compared: a second instance under another name
-        (its own durables, provisioned for it) reads what the table declares.
+        reads what the table declares, with durables of its own that whoever runs
+        it must provision (``provision(consumers=...)``).
         """
         declared = {(c.name, c.subject) for c in CONSUMERS}
         prefix = len(self.service) + 1
@@ -297,7 +336,7 @@ class Consumers:
             durable=durable,
             pull_sub=PullSub(batch_size=1, timeout=5.0),
             ack_policy=AckPolicy.MANUAL,
-            config=consumer_config(durable, subject, self.max_deliver),
+            config=bind_only_config(),
             title=durable,
             description=handler.__doc__,
         )
@@ -362,7 +401,7 @@ class Consumers:
     ) -> None:
         delivered = msg.raw_message.metadata.num_delivered or 1
         MESSAGES.labels(durable, "failed").inc()
-        if delivered >= self.max_deliver_of.get(durable, self.max_deliver):
+        if delivered >= await self._delivery_limit(durable, subject):
             log.error(
                 "giving up on %s after %d attempts: %r",
                 subject,
@@ -382,6 +421,19 @@ class Consumers:
             exc,
         )
         await msg.nack(delay=delay)
+
+    async def _delivery_limit(self, durable: str, subject: str) -> int:
+        """The durable's ``max_deliver`` as the server has it now (a re-provisioning
+        may have changed it since start), else as last seen."""
+        connection = getattr(self.broker, "_connection", None)
+        if connection is not None:
+            try:
+                info = await connection.jetstream().consumer_info(stream_for(subject), durable)
+                limit = _limit(info.config.max_deliver, self.max_deliver)
+                self.max_deliver_of[durable] = limit
+            except Exception:  # the server is busy or away: the last value seen
+                log.warning("max_deliver of %s not read; using the last seen", durable)
+        return self.max_deliver_of.get(durable, self.max_deliver)
 
     async def _dead_letter(
         self, durable: str, subject: str, body: dict[str, Any], error: str

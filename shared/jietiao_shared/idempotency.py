@@ -40,6 +40,8 @@ HEADER = "idempotency-key"
 STALE_CLAIM_SECONDS = 30.0
 """A claim without an answer this old belongs to a process that died: take it over."""
 MAX_KEY_LENGTH = 200
+MIN_KEY_LENGTH = 16
+"""Shorter keys are refused: the key is part of what seals the answer (a UUID is fine)."""
 
 T = TypeVar("T")
 
@@ -82,7 +84,7 @@ async def _claim(engine: AsyncEngine, scope: str, request_hash: str) -> Any:
         return (
             await conn.execute(
                 text(
-                    "SELECT request_hash, status_code, body, content_type, sealed"
+                    "SELECT request_hash, status_code, body, sealed_body, content_type"
                     " FROM idempotency_keys WHERE scope = :s"
                 ),
                 {"s": scope},
@@ -101,9 +103,10 @@ def _replay(previous: Any, request_hash: str, scope: str, sealing_key: bytes) ->
         )
     if previous.status_code is None:
         return _error(ApiError(409, "request_in_progress", "相同的请求正在处理中，请稍候"))
-    body = bytes(previous.body or b"")
-    if previous.sealed:
-        body = _unseal(sealing_key, scope, body)
+    if previous.sealed_body is not None:
+        body = _unseal(sealing_key, scope, bytes(previous.sealed_body))
+    else:  # written before answers were sealed
+        body = bytes(previous.body or b"")
     return Response(
         body,
         status_code=previous.status_code,
@@ -113,8 +116,8 @@ def _replay(previous: Any, request_hash: str, scope: str, sealing_key: bytes) ->
 
 
 _RECORD = text(
-    "UPDATE idempotency_keys SET status_code = :c, body = :b, content_type = :t,"
-    " sealed = true, completed_at = now() WHERE scope = :s AND status_code IS NULL"
+    "UPDATE idempotency_keys SET status_code = :c, sealed_body = :b, content_type = :t,"
+    " completed_at = now() WHERE scope = :s AND status_code IS NULL"
 )
 
 
@@ -172,8 +175,8 @@ async def middleware(request: Request, call_next: CallNext) -> Response:
     key = request.headers.get(HEADER)
     if request.method != "POST" or key is None:
         return await call_next(request)
-    if not key.strip() or len(key) > MAX_KEY_LENGTH:
-        return _error(ApiError(400, "idempotency_key_invalid", "请求标识无效"))
+    if len(key.strip()) < MIN_KEY_LENGTH or len(key) > MAX_KEY_LENGTH:
+        return _error(ApiError(400, "idempotency_key_invalid", "请求标识无效（16 至 200 个字符）"))
     engine: AsyncEngine = request.app.state.runtime.engine
     scope, sealing_key = _scope(request, key)
     request_hash = hashlib.sha256(await request.body()).hexdigest()

@@ -180,6 +180,8 @@ class OutboxRelay:
                     text(
                         "DELETE FROM idempotency_keys"
                         " WHERE created_at < now() - make_interval(secs => :s)"
+                        # a claim still without its answer may be a request running now
+                        " AND (status_code IS NOT NULL OR created_at < now() - interval '1 day')"
                     ),
                     {"s": self.idempotency_retention_hours * 3600},
                 )

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from jietiao_shared import deadletters, outbox
 from jietiao_shared.bus import Consumers, make_broker, provision, publish_envelope
-from jietiao_shared.contracts import CloseFlow, Envelope, Subject, stream_for
+from jietiao_shared.contracts import CloseFlow, ConsumerSpec, Envelope, Subject, stream_for
 from jietiao_shared.db import make_engine, migrate
 from jietiao_stack.testing import BackingServers, wait_until
 from sqlalchemy import text
@@ -115,6 +115,7 @@ async def test_a_redelivered_message_takes_effect_once(
         )
 
     consumers.on(Subject.CLOSE_FLOW, "dedupe", effect)
+    await provision_own(backing_servers, consumers)
     await broker.start()
     agreement = str(uuid.uuid4())
     envelope = Envelope(type="CloseFlow", data={"agreement_id": agreement, "ending": "refused"})
@@ -156,6 +157,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered(
         raise RuntimeError("downstream is broken")
 
     consumers.on(Subject.CANCEL_REMINDERS, "poison", always_fails)
+    await provision_own(backing_servers, consumers)
     await broker.start()
     envelope = Envelope(
         type="CancelReminders", data={"agreement_id": str(uuid.uuid4()), "reason": "x"}
@@ -192,6 +194,7 @@ async def test_a_dead_letter_is_listed_and_replayed_to_the_consumer_that_failed(
         handled.append(envelope.message_id)
 
     consumers.on(Subject.SUPERSEDE_PREVIEWS, "replayable", fails_until_fixed)
+    await provision_own(backing_servers, consumers)
     await broker.start()
     envelope = Envelope(
         type="SupersedePreviews", data={"agreement_id": str(uuid.uuid4()), "reason": "x"}
@@ -243,7 +246,7 @@ async def test_sent_outbox_rows_are_purged_after_their_retention(
         publish=lambda *_: None,  # type: ignore[arg-type,return-value]
     )
 
-    purged, _ = await relay.purge()
+    purged, _, _ = await relay.purge()
 
     async with engine.connect() as conn:
         left = {
@@ -254,3 +257,12 @@ async def test_sent_outbox_rows_are_purged_after_their_retention(
             )
         }
     assert purged >= 1 and left == {fresh.message_id}
+
+
+async def provision_own(servers: BackingServers, consumers: Consumers) -> None:
+    """Provision this module's durables (services never create their own)."""
+    own = tuple(
+        ConsumerSpec(consumers.service, durable.removeprefix(consumers.service + "-"), subject)
+        for subject, durable, _ in consumers.subscriptions
+    )
+    await provision(servers.nats_url, max_deliver=consumers.max_deliver, consumers=own)

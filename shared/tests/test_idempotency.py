@@ -78,7 +78,9 @@ async def service(
 
 
 def headers(key: str, token: str = "Bearer a") -> dict[str, str]:
-    return {"idempotency-key": key, "authorization": token}
+    """Headers with a key of a real client's length, named ``key`` for the reader."""
+    long_key = f"{key}-{uuid.uuid5(uuid.NAMESPACE_OID, key)}"
+    return {"idempotency-key": long_key, "authorization": token}
 
 
 async def test_a_retried_post_has_one_effect_and_the_same_answer(service: Any) -> None:
@@ -158,11 +160,13 @@ async def test_a_stored_answer_cannot_be_read_from_the_table(
     engine = create_async_engine(backing_servers.database_url("shared_idempotency"))
     try:
         async with engine.connect() as conn:
-            rows = (await conn.execute(text("SELECT body, sealed FROM idempotency_keys"))).all()
+            rows = (
+                await conn.execute(text("SELECT body, sealed_body FROM idempotency_keys"))
+            ).all()
     finally:
         await engine.dispose()
-    assert rows and all(sealed for _, sealed in rows)
-    assert not any(token.encode() in bytes(body or b"") for body, _ in rows)
+    assert rows and all(body is None and sealed is not None for body, sealed in rows)
+    assert not any(token.encode() in bytes(sealed) for _, sealed in rows)
 
 
 async def test_old_answers_are_purged_and_recent_ones_kept(
@@ -191,3 +195,14 @@ async def test_old_answers_are_purged_and_recent_ones_kept(
     assert purged == 1 and after == before - 1
     again = await client.post("/sessions", json={"phone": "k-new"}, headers=headers("k-new", ""))
     assert again.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_short_key_is_refused(service: Any) -> None:
+    client, effects = service
+    before = len(effects)
+    answer = await client.post(
+        "/things", json={"n": 5}, headers={"idempotency-key": "123", "authorization": "a"}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "idempotency_key_invalid"
+    assert len(effects) == before

@@ -12,11 +12,23 @@ from typing import Any
 import nats
 import pytest
 import pytest_asyncio
-from jietiao_shared.bus import Consumers, NotProvisioned, bound_max_deliver, provision
-from jietiao_shared.contracts import CONSUMERS, EVENTS_STREAM, Subject
+from jietiao_shared.bus import (
+    Consumers,
+    NotProvisioned,
+    bound_max_deliver,
+    make_broker,
+    provision,
+)
+from jietiao_shared.contracts import (
+    COMMANDS_STREAM,
+    CONSUMERS,
+    EVENTS_STREAM,
+    ConsumerSpec,
+    Subject,
+)
 from jietiao_stack.testing import BackingServers
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -150,3 +162,71 @@ async def test_a_consumer_missing_from_the_table_is_named() -> None:
     )
 
     assert consumers.undeclared() == ["notify-sms-send", "notify-shadow"]
+
+
+async def test_a_service_cannot_create_a_durable_even_when_it_tries(backing_servers, js) -> None:
+    broker = make_broker(backing_servers.nats_url)
+    consumers = Consumers(broker, lambda: None, service="notify", max_deliver=3, backoff=[0.1])  # type: ignore[arg-type,return-value]
+
+    async def handler(*_: Any) -> None:
+        return None
+
+    consumers.on(Subject.SMS_DELIVERED, "never-provisioned", handler)
+    try:
+        with pytest.raises(APIError):
+            await broker.start()  # nats-py would create the missing durable
+    finally:
+        await broker.stop()
+    with pytest.raises(NotFoundError):
+        await _info(js, EVENTS_STREAM, "notify-never-provisioned")
+
+
+async def test_a_failed_update_leaves_the_consumer_as_it_was(backing_servers, js) -> None:
+    await provision(backing_servers.nats_url)
+    # Moving flow-close onto the SMS subject clashes with sms-send on the work queue.
+    clash = (ConsumerSpec("notify", "flow-close", Subject.SEND_SMS),)
+
+    with pytest.raises(APIError):
+        await provision(backing_servers.nats_url, consumers=clash)
+
+    config = (await _info(js, COMMANDS_STREAM, "notify-flow-close")).config
+    assert config.filter_subject == Subject.CLOSE_FLOW
+
+
+async def test_renaming_a_work_queue_consumer_retires_the_old_name_first(
+    backing_servers, js
+) -> None:
+    await provision(backing_servers.nats_url)
+    renamed = (ConsumerSpec("notify", "flow-end", Subject.CLOSE_FLOW),)
+
+    done = await provision(
+        backing_servers.nats_url,
+        consumers=renamed,
+        retired=((COMMANDS_STREAM, "notify-flow-close"),),
+    )
+
+    assert done[-2:] == [
+        f"removed retired consumer {COMMANDS_STREAM}/notify-flow-close",
+        f"created consumer {COMMANDS_STREAM}/notify-flow-end",
+    ]
+    await js.delete_consumer(COMMANDS_STREAM, "notify-flow-end")
+    await provision(backing_servers.nats_url)
+
+
+async def test_the_dead_letter_limit_follows_the_server_while_running(backing_servers) -> None:
+    await provision(backing_servers.nats_url, max_deliver=4)
+    broker = make_broker(backing_servers.nats_url)
+    consumers = Consumers(broker, lambda: None, service="notify", max_deliver=9, backoff=[0.1])  # type: ignore[arg-type,return-value]
+
+    async def handler(*_: Any) -> None:
+        return None
+
+    consumers.on(Subject.SEND_SMS, "sms-send", handler)
+    await broker.start()
+    try:
+        assert await consumers._delivery_limit("notify-sms-send", Subject.SEND_SMS) == 4
+        await provision(backing_servers.nats_url, max_deliver=5)
+        assert await consumers._delivery_limit("notify-sms-send", Subject.SEND_SMS) == 5
+    finally:
+        await broker.stop()
+        await provision(backing_servers.nats_url, max_deliver=6)

@@ -42,7 +42,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from asn1crypto import crl as asn1_crl
@@ -164,6 +164,9 @@ class _Material:
     timestamper: TimeStamper
     crls: tuple[x509.CertificateRevocationList, ...]  # the operator's CRL files
     crl_issuer: tuple[x509.Certificate, Any] | None  # the local CA, when in use
+    # the seal's certificate and the intermediate and TSA certificates under it:
+    # a long-term seal needs a CRL from the issuer of each
+    needs_revocation: tuple[x509.Certificate, ...]
     stamp: tuple[tuple[str, float], ...]  # the files and their mtimes it was read from
 
 
@@ -467,12 +470,40 @@ def _check_revocation_sources(config: SealConfig, material: _Material, now: date
             "no_revocation_data",
             f"{len(stale)} CRL(s) in JIETIAO_SEAL_CRLS are past their next update",
         )
-    if not (material.crls or material.crl_issuer or config.fetch_revocation):
+    if config.fetch_revocation:
+        return
+    sources = [(c.issuer, _key_id(c, x509.AuthorityKeyIdentifier)) for c in material.crls]
+    if material.crl_issuer is not None:
+        ca = material.crl_issuer[0]
+        sources.append((ca.subject, _key_id(ca, x509.SubjectKeyIdentifier)))
+
+    def covered(cert: x509.Certificate) -> bool:
+        wanted = _key_id(cert, x509.AuthorityKeyIdentifier)
+        return any(
+            name == cert.issuer and (key is None or wanted is None or key == wanted)
+            for name, key in sources
+        )
+
+    uncovered = [c for c in material.needs_revocation if not covered(c)]
+    if uncovered:
+        names = "; ".join(c.subject.rfc4514_string() for c in uncovered)
         raise SealUnavailable(
             "no_revocation_data",
-            "no revocation data for a long-term seal: set JIETIAO_SEAL_CRLS or"
+            f"no CRL from the issuer of {names}: set JIETIAO_SEAL_CRLS or"
             " JIETIAO_SEAL_FETCH_REVOCATION=true (or JIETIAO_SEAL_LONG_TERM=false)",
         )
+
+
+def _key_id(obj: Any, kind: type[Any]) -> bytes | None:
+    """The key identifier of a certificate's or CRL's AKI or SKI extension, if any:
+    two CAs may share a name, never a key."""
+    try:
+        value = obj.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+    if kind is x509.AuthorityKeyIdentifier:
+        return cast(bytes | None, value.key_identifier)
+    return cast(bytes, value.digest)
 
 
 def _spki(public_key: Any) -> bytes:
@@ -579,6 +610,7 @@ class Sealer:
             timestamper=self._timestamper(pki, chain),
             crls=crls,
             crl_issuer=crl_issuer,
+            needs_revocation=(cert, *(c for c in others if not _self_signed(c))),
             stamp=stamp,
         )
         self._material = material
@@ -820,9 +852,10 @@ def _valid_from_dss(
     return bool(status.bottom_line)
 
 
-def all_pass(reports: Sequence[SealReport], *, long_term: bool = True) -> bool:
-    """True when there is a seal and every one passes (and, by default, carries
-    its long-term validation data)."""
+def all_pass(reports: Sequence[SealReport], *, long_term: bool = False) -> bool:
+    """True when there is a seal and every one passes; with ``long_term``, each must
+    also carry its long-term validation data (copies sealed before seals were B-LT,
+    or with ``JIETIAO_SEAL_LONG_TERM=false``, do not)."""
     return bool(reports) and all(
         r.bottom_line and (r.long_term is True or not long_term) for r in reports
     )

@@ -226,16 +226,16 @@ def test_verify_command_passes_a_sealed_copy_and_fails_a_tampered_one(
     bad.write_bytes(bytes(tampered))
     env = {"JIETIAO_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"}
 
-    def verify(path: Path) -> subprocess.CompletedProcess[str]:
+    def verify(path: Path, *flags: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "documents", "verify", str(path)],
+            [sys.executable, "-m", "documents", "verify", str(path), *flags],
             capture_output=True,
             text=True,
             env=env,
             check=False,
         )
 
-    passed, failed = verify(good), verify(bad)
+    passed, failed = verify(good, "--long-term"), verify(bad)
 
     assert passed.returncode == 0, passed.stderr
     for line in (

@@ -52,7 +52,7 @@ def test_a_signed_copy_carries_its_certificates_and_crls_in_one_revision(sealer,
     dss = _dss(pdf)
     subjects = {c.subject.human_friendly for c in dss.load_certs()}
 
-    assert report.long_term is True and all_pass([report])
+    assert report.long_term is True and all_pass([report], long_term=True)
     assert report.coverage == "ENTIRE_FILE"  # seal and DSS are one revision
     assert len(dss.crls) >= 1
     assert any("Jietiao platform seal" in s for s in subjects)
@@ -67,7 +67,7 @@ def test_the_voided_copy_keeps_both_seals_long_term_valid(sealer, layout, terms,
     reports = validate(voided_pdf, sealer.trust_roots())
 
     assert [r.long_term for r in reports] == [True, True]
-    assert reports[0].docmdp_ok is True and all_pass(reports)
+    assert reports[0].docmdp_ok is True and all_pass(reports, long_term=True)
 
 
 def test_a_seal_without_embedded_revocation_data_is_not_long_term(sealer, layout):
@@ -83,7 +83,7 @@ def test_a_seal_without_embedded_revocation_data_is_not_long_term(sealer, layout
 
     assert report.bottom_line and report.timestamp_ok  # valid today...
     assert report.long_term is not True  # ...but nothing to check it with later
-    assert not all_pass([report]) and all_pass([report], long_term=False)
+    assert all_pass([report]) and not all_pass([report], long_term=True)
 
 
 def _operator(tmp_path: Path, *, revoked: bool = False, crl_age: timedelta | None = None):
@@ -148,7 +148,7 @@ def test_an_operator_certificate_with_its_crl_file_seals_long_term(tmp_path, lay
 
     [report] = validate(pdf, sealer.trust_roots())
     assert report.signer.endswith("Operator seal")
-    assert report.long_term is True and all_pass([report])
+    assert report.long_term is True and all_pass([report], long_term=True)
 
 
 def test_a_revoked_seal_certificate_refuses_to_seal(tmp_path, layout):
@@ -179,3 +179,15 @@ def test_an_operator_seal_without_any_revocation_source_is_refused(tmp_path, lay
         Sealer(no_source).seal_signed(layout.pdf, layout.void_box)
     # Turning long-term seals off is the operator's explicit choice.
     assert Sealer(SealConfig(**{**no_source.__dict__, "long_term": False})).status().ok
+
+
+def test_a_crl_of_another_ca_does_not_cover_the_operator_certificate(tmp_path, layout):
+    # The local TSA's CA issues its own CRL, but none comes from the operator's CA.
+    config = SealConfig(**{**_operator(tmp_path).__dict__, "crls": ()})
+    sealer = Sealer(config)
+
+    with pytest.raises(SealUnavailable, match="Operator seal") as raised:
+        sealer.seal_signed(layout.pdf, layout.void_box)
+
+    assert raised.value.state == "no_revocation_data"
+    assert sealer.status().state == "no_revocation_data"
