@@ -206,12 +206,12 @@ async def bound_max_deliver(nats_url: str, consumers: "Consumers") -> dict[str, 
     """
     if not consumers.subscriptions:
         return {}
-    # Fail fast: the caller retries, and nats-py's default first connect would wait
-    # minutes for an unreachable server.
+    # Fail fast (every node of a cluster tried, twice at most): the caller retries,
+    # and nats-py's default first connect would wait minutes for an unreachable one.
     nc = await nats.connect(
         servers=nats_servers(nats_url),
-        allow_reconnect=False,
-        max_reconnect_attempts=0,
+        max_reconnect_attempts=1,
+        reconnect_time_wait=0.2,
         connect_timeout=2,
     )
     found: dict[str, int] = {}
