@@ -15,9 +15,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from documents.handlers import DocumentHandlers, store_document
 from documents.seal import (
     SEAL_FIELD,
@@ -26,8 +23,6 @@ from documents.seal import (
     Sealer,
     SealUnavailable,
     all_pass,
-    ensure_local_pki,
-    issue_certificate,
     validate,
 )
 from jietiao_shared.contracts import (
@@ -617,38 +612,20 @@ def sorted_events(events: list[Any]) -> list[Any]:
     return sorted(events, key=lambda e: e.data["kind"])
 
 
-def expired_config(folder: Path) -> SealConfig:
-    pki = ensure_local_pki(folder)
-    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
-    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    key = ec.generate_private_key(ec.SECP256R1())
+def expired_config(folder: Path, operator_seal: Any) -> SealConfig:
     now = datetime.now(UTC)
-    cert = issue_certificate(
-        ca,
-        ca_key,
-        ca.subject,
-        key.public_key(),
-        not_before=now - timedelta(days=30),
-        not_after=now - timedelta(days=1),
-    )
-    cert_path, key_path = folder / "expired.pem", folder / "expired.key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return SealConfig(cert=cert_path, key=key_path, chain=pki.ca, data_dir=folder)
+    seal = operator_seal(folder, not_before=now - timedelta(days=30), not_after=now)
+    config: SealConfig = seal.config
+    return config
 
 
 @pytest.mark.asyncio
-async def test_an_expired_seal_stores_and_queues_nothing(documents: Any, tmp_path: Path) -> None:
+async def test_an_expired_seal_stores_and_queues_nothing(
+    documents: Any, tmp_path: Path, operator_seal: Any
+) -> None:
     agreement_id = str(uuid.uuid4())
     on_doc = sealing_signatures(agreement_id)
-    handlers = DocumentHandlers(sealer=Sealer(expired_config(tmp_path)))
+    handlers = DocumentHandlers(sealer=Sealer(expired_config(tmp_path, operator_seal)))
     command = sealing_command(agreement_id, "signed", on_doc)
     engine = create_async_engine(documents.database_url)
     try:
@@ -678,9 +655,10 @@ async def test_readiness_is_503_without_a_usable_seal(
     process_helpers: Any,
     tmp_path: Path,
     problem: str,
+    operator_seal: Any,
 ) -> None:
     if problem == "expired":
-        config = expired_config(tmp_path)
+        config = expired_config(tmp_path, operator_seal)
         seal = {"seal_cert": str(config.cert), "seal_key": str(config.key)}
     else:
         seal = {"seal_cert": str(tmp_path / "absent.pem"), "seal_key": str(tmp_path / "k.pem")}

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from documents import seal
 from documents.render import render_iou_layout, render_void_stamp
@@ -21,7 +20,6 @@ from documents.seal import (
     SealUnavailable,
     all_pass,
     ensure_local_pki,
-    issue_certificate,
     validate,
 )
 from pypdf import PdfReader
@@ -139,38 +137,13 @@ def test_tampering_with_the_voided_copy_is_detected(sealer, voided_pdf):
     assert not reports[0].intact and not all_pass(reports)
 
 
-def _write_cert(folder: Path, *, not_before: datetime, not_after: datetime) -> SealConfig:
-    pki = ensure_local_pki(folder)
-    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
-    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = issue_certificate(
-        ca,
-        ca_key,
-        ca.subject,
-        key.public_key(),
-        not_before=not_before,
-        not_after=not_after,
-    )
-    (folder / "op").mkdir()
-    cert_path, key_path = folder / "op" / "cert.pem", folder / "op" / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(b"s3cret"),
-        )
-    )
-    return SealConfig(
-        cert=cert_path, key=key_path, chain=pki.ca, key_passphrase="s3cret", data_dir=folder
-    )
-
-
-def test_an_expired_certificate_refuses_to_seal(tmp_path, terms, signatures, rendered_at):
+def test_an_expired_certificate_refuses_to_seal(
+    tmp_path, terms, signatures, rendered_at, operator_seal
+):
     now = datetime.now(UTC)
-    config = _write_cert(tmp_path, not_before=now - timedelta(days=400), not_after=now)
+    config = operator_seal(
+        tmp_path, not_before=now - timedelta(days=400), not_after=now, passphrase="s3cret"
+    ).config
     sealer = Sealer(config)
     rendered = render_iou_layout(
         terms, kind="signed", signatures=signatures, rendered_at=rendered_at
@@ -192,10 +165,10 @@ def test_a_missing_certificate_refuses_to_seal(tmp_path):
 
 
 def test_an_operator_certificate_with_passphrase_seals_and_reports_expiry(
-    tmp_path, terms, signatures, rendered_at
+    tmp_path, terms, signatures, rendered_at, operator_seal
 ):
     now = datetime.now(UTC)
-    config = _write_cert(tmp_path, not_before=now, not_after=now + timedelta(days=10))
+    config = operator_seal(tmp_path, not_after=now + timedelta(days=10), passphrase="s3cret").config
     sealer = Sealer(config)
     rendered = render_iou_layout(
         terms, kind="signed", signatures=signatures, rendered_at=rendered_at
@@ -208,9 +181,9 @@ def test_an_operator_certificate_with_passphrase_seals_and_reports_expiry(
     assert status.ok and status.days_left() is not None and status.days_left() < 30
 
 
-def test_a_wrong_passphrase_makes_the_seal_unreadable(tmp_path):
+def test_a_wrong_passphrase_makes_the_seal_unreadable(tmp_path, operator_seal):
     now = datetime.now(UTC)
-    config = _write_cert(tmp_path, not_before=now, not_after=now + timedelta(days=10))
+    config = operator_seal(tmp_path, not_after=now + timedelta(days=10), passphrase="s3cret").config
     sealer = Sealer(SealConfig(**{**config.__dict__, "key_passphrase": "wrong"}))
 
     assert sealer.status().state == "unreadable"

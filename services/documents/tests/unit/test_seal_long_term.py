@@ -10,17 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from documents.render import render_iou_layout, render_void_stamp
 from documents.seal import (
     SealConfig,
     Sealer,
     SealUnavailable,
     all_pass,
-    ensure_local_pki,
-    issue_certificate,
     validate,
 )
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -86,63 +81,22 @@ def test_a_seal_without_embedded_revocation_data_is_not_long_term(sealer, layout
     assert all_pass([report]) and not all_pass([report], long_term=True)
 
 
-def _operator(tmp_path: Path, *, revoked: bool = False, crl_age: timedelta | None = None):
-    """An operator seal certificate from a CA of its own, with a CRL file from that CA.
+@pytest.fixture
+def operator(operator_seal):
+    """An operator seal certificate from a CA of its own, with a CRL file from that CA;
+    the timestamps still come from the local TSA of ``tmp_path / "data"``."""
 
-    The timestamps still come from the local TSA of ``tmp_path / "data"``.
-    """
-    op_ca = ensure_local_pki(tmp_path / "operator-ca")
-    ca = x509.load_pem_x509_certificate(op_ca.ca.read_bytes())
-    ca_key = serialization.load_pem_private_key(op_ca.ca_key.read_bytes(), None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.now(UTC)
-    cert = issue_certificate(
-        ca,
-        ca_key,
-        x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Operator seal")]),
-        key.public_key(),
-        not_before=now - timedelta(days=1),
-        not_after=now + timedelta(days=365),
-    )
-    issued = now - (crl_age or timedelta(minutes=1))
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca.subject)
-        .last_update(issued)
-        .next_update(issued + timedelta(days=7))
-    )
-    if revoked:
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(cert.serial_number)
-            .revocation_date(now - timedelta(hours=1))
-            .build()
-        )
-    folder = tmp_path / "operator"
-    folder.mkdir()
-    paths = {name: folder / f"{name}.pem" for name in ("cert", "key", "crl")}
-    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths["key"].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    crl = builder.sign(ca_key, hashes.SHA256())
-    paths["crl"].write_bytes(crl.public_bytes(serialization.Encoding.PEM))
-    return SealConfig(
-        cert=paths["cert"],
-        key=paths["key"],
-        chain=op_ca.ca,
-        data_dir=tmp_path / "data",
-        crls=(paths["crl"],),
-    )
+    def make(tmp_path: Path, *, revoked: bool = False, crl_age: timedelta | None = None):
+        seal = operator_seal(tmp_path, ca_folder=tmp_path / "operator-ca", subject="Operator seal")
+        issued = datetime.now(UTC) - (crl_age or timedelta(minutes=1))
+        crl = seal.crl(tmp_path / "operator" / "crl.pem", issued=issued, revoked=revoked)
+        return SealConfig(**{**seal.config.__dict__, "crls": (crl,)})
+
+    return make
 
 
-def test_an_operator_certificate_with_its_crl_file_seals_long_term(tmp_path, layout):
-    sealer = Sealer(_operator(tmp_path))
+def test_an_operator_certificate_with_its_crl_file_seals_long_term(tmp_path, layout, operator):
+    sealer = Sealer(operator(tmp_path))
 
     pdf = sealer.seal_signed(layout.pdf, layout.void_box)
 
@@ -151,8 +105,8 @@ def test_an_operator_certificate_with_its_crl_file_seals_long_term(tmp_path, lay
     assert report.long_term is True and all_pass([report], long_term=True)
 
 
-def test_a_revoked_seal_certificate_refuses_to_seal(tmp_path, layout):
-    sealer = Sealer(_operator(tmp_path, revoked=True))
+def test_a_revoked_seal_certificate_refuses_to_seal(tmp_path, layout, operator):
+    sealer = Sealer(operator(tmp_path, revoked=True))
 
     with pytest.raises(SealUnavailable, match="revoked") as raised:
         sealer.seal_signed(layout.pdf, layout.void_box)
@@ -161,8 +115,8 @@ def test_a_revoked_seal_certificate_refuses_to_seal(tmp_path, layout):
     assert sealer.status().state == "revoked"  # readiness says so until the files change
 
 
-def test_a_stale_crl_file_makes_the_seal_unavailable(tmp_path, layout):
-    sealer = Sealer(_operator(tmp_path, crl_age=timedelta(days=8)))
+def test_a_stale_crl_file_makes_the_seal_unavailable(tmp_path, layout, operator):
+    sealer = Sealer(operator(tmp_path, crl_age=timedelta(days=8)))
 
     with pytest.raises(SealUnavailable) as raised:
         sealer.seal_signed(layout.pdf, layout.void_box)
@@ -171,8 +125,8 @@ def test_a_stale_crl_file_makes_the_seal_unavailable(tmp_path, layout):
     assert sealer.status().state == "no_revocation_data" and not sealer.status().ok
 
 
-def test_an_operator_seal_without_any_revocation_source_is_refused(tmp_path, layout):
-    config = _operator(tmp_path)
+def test_an_operator_seal_without_any_revocation_source_is_refused(tmp_path, layout, operator):
+    config = operator(tmp_path)
     no_source = SealConfig(**{**config.__dict__, "crls": (), "tsa_url": "http://127.0.0.1:9/"})
 
     with pytest.raises(SealUnavailable, match="JIETIAO_SEAL_CRLS"):
@@ -181,9 +135,9 @@ def test_an_operator_seal_without_any_revocation_source_is_refused(tmp_path, lay
     assert Sealer(SealConfig(**{**no_source.__dict__, "long_term": False})).status().ok
 
 
-def test_a_crl_of_another_ca_does_not_cover_the_operator_certificate(tmp_path, layout):
+def test_a_crl_of_another_ca_does_not_cover_the_operator_certificate(tmp_path, layout, operator):
     # The local TSA's CA issues its own CRL, but none comes from the operator's CA.
-    config = SealConfig(**{**_operator(tmp_path).__dict__, "crls": ()})
+    config = SealConfig(**{**operator(tmp_path).__dict__, "crls": ()})
     sealer = Sealer(config)
 
     with pytest.raises(SealUnavailable, match="Operator seal") as raised:
