@@ -323,16 +323,26 @@ def issue_certificate(
     *,
     not_before: datetime,
     not_after: datetime,
+    crl_url: str | None = None,
 ) -> x509.Certificate:
-    """A seal certificate (digitalSignature + nonRepudiation) issued by ``ca``."""
-    return (
+    """A seal certificate (digitalSignature + nonRepudiation) issued by ``ca``;
+    ``crl_url`` is where verifiers fetch the CA's CRL."""
+    builder = (
         _builder(subject, ca.subject, public_key, not_before, not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True, non_repudiation=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(_aki(ca), critical=False)
-        .sign(ca_key, hashes.SHA256())
     )
+    if crl_url:
+        point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)],
+            relative_name=None,
+            reasons=None,
+            crl_issuer=None,
+        )
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    return builder.sign(ca_key, hashes.SHA256())
 
 
 def _name(common_name: str) -> x509.Name:

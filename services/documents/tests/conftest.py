@@ -21,9 +21,11 @@ class OperatorSeal:
     ca: x509.Certificate
     ca_key: ec.EllipticCurvePrivateKey
 
-    def crl(self, path: Path, *, issued: datetime, revoked: bool = False) -> Path:
+    def crl(
+        self, path: Path, *, issued: datetime, revoked: bool = False, der: bool = False
+    ) -> Path:
         """Write a CRL of the CA (valid 7 days from ``issued``), listing the seal's
-        certificate when ``revoked``."""
+        certificate when ``revoked``; PEM, or DER as CAs publish them."""
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.ca.subject)
@@ -38,7 +40,8 @@ class OperatorSeal:
                 .build()
             )
         crl = builder.sign(self.ca_key, hashes.SHA256())
-        path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        encoding = serialization.Encoding.DER if der else serialization.Encoding.PEM
+        path.write_bytes(crl.public_bytes(encoding))
         return path
 
 
@@ -61,6 +64,7 @@ def operator_seal() -> MakeOperatorSeal:
         not_after: datetime | None = None,
         subject: str | None = None,
         passphrase: str | None = None,
+        crl_url: str | None = None,
     ) -> OperatorSeal:
         pki = ensure_local_pki(ca_folder or folder)
         ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
@@ -80,6 +84,7 @@ def operator_seal() -> MakeOperatorSeal:
             key.public_key(),
             not_before=not_before or now - timedelta(days=1),
             not_after=not_after or now + timedelta(days=365),
+            crl_url=crl_url,
         )
         own = folder / "operator"
         own.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,9 @@ so a verifier with nothing but the file and the root certificate can still tell,
 years on and with the CA's servers gone, that the seal was valid when it was made.
 """
 
+import http.server
 import io
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -145,3 +147,36 @@ def test_a_crl_of_another_ca_does_not_cover_the_operator_certificate(tmp_path, l
 
     assert raised.value.state == "no_revocation_data"
     assert sealer.status().state == "no_revocation_data"
+
+
+def test_with_fetching_on_the_crl_is_fetched_from_the_certificate_address(
+    tmp_path, layout, operator_seal
+):
+    published = tmp_path / "published"
+    published.mkdir()
+    fetched: list[str] = []
+
+    class CrlServer(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(published), **kwargs)
+
+        def log_message(self, *args):
+            fetched.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CrlServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/ca.crl"
+        seal = operator_seal(
+            tmp_path, ca_folder=tmp_path / "operator-ca", subject="Operator seal", crl_url=url
+        )
+        seal.crl(published / "ca.crl", issued=datetime.now(UTC), der=True)
+        sealer = Sealer(SealConfig(**{**seal.config.__dict__, "fetch_revocation": True}))
+
+        pdf = sealer.seal_signed(layout.pdf, layout.void_box)
+    finally:
+        server.shutdown()
+
+    assert any(path.endswith("/ca.crl") for path in fetched)
+    [report] = validate(pdf, sealer.trust_roots())
+    assert report.long_term is True and all_pass([report], long_term=True)
