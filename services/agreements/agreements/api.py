@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from jietiao_shared import idempotency
+from jietiao_shared import text as printable
 from jietiao_shared.auth import Caller, CurrentCaller
 from jietiao_shared.errors import ApiError
 from jietiao_shared.personal import mask_id_number, mask_phone
@@ -33,6 +34,9 @@ class Reason(BaseModel):
         stripped = value.strip()
         if not stripped:
             raise ValueError("请填写原因")
+        if bad := printable.unprintable(stripped):
+            # The reason is printed on the voided copy: refuse what it cannot show.
+            raise ValueError(f"原因中有无法打印的字符：{printable.describe(bad)}")
         return stripped
 
 

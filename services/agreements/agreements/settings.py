@@ -19,6 +19,8 @@ class AgreementsSettings(ServiceSettings):
     notice_version: str = "2026-01"
     max_principal_yuan: Decimal = Decimal("10000000")
     loan_date_past_tolerance_days: int = 30
+    loan_date_future_tolerance_days: int = 180
+    """How far ahead a loan date may be: an IOU records a loan made now or soon."""
     unsigned_expiry_hours: int = 7 * 24
     expiry_sweep_seconds: float = 30.0
     stuck_after_seconds: float = 300.0

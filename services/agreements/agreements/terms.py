@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from jietiao_shared import text
 from jietiao_shared.personal import (
     PersonalDataError,
     normalise_id_number,
@@ -38,6 +39,10 @@ REPAYMENT_METHODS = (
     "equal_principal",
     "interest_first",
 )
+
+
+MAX_TERM_MONTHS = 360
+"""The longest loan an IOU may run: 30 years."""
 
 
 class NoticeAcceptance(BaseModel):
@@ -66,7 +71,7 @@ class IouDraft(BaseModel):
     purpose: str = Field(default="", max_length=1000)
     loan_date: date
     repayment_date: date | None = None
-    term_months: int | None = Field(default=None, ge=1, le=360)
+    term_months: int | None = Field(default=None, ge=1, le=MAX_TERM_MONTHS)
     annual_rate: str = Field(default="0", max_length=10)
     overdue_rate: str = Field(default="0", max_length=10)
     payment_method: str = "bank_transfer"
@@ -115,6 +120,9 @@ def _person(
     if not name or _CONTROL.search(name) or len(name) > 30:
         problems.add(f"{field}.name", "name_invalid", "请输入真实姓名（不超过30个字）")
         ok = False
+    elif bad := text.unprintable(name):
+        problems.add(f"{field}.name", "name_unprintable", _unprintable_message(bad))
+        ok = False
     try:
         result["id_number"] = normalise_id_number(raw.id_number)
     except PersonalDataError as exc:
@@ -145,6 +153,13 @@ def _dates(draft: IouDraft, problems: _Problems, settings: AgreementsSettings) -
             "loan_date_too_early",
             f"借款日期不能早于{earliest:%Y年%m月%d日}",
         )
+    latest = today + timedelta(days=settings.loan_date_future_tolerance_days)
+    if draft.loan_date > latest:
+        problems.add(
+            "loan_date",
+            "loan_date_too_late",
+            f"借款日期不能晚于{latest:%Y年%m月%d日}",
+        )
     if (draft.repayment_date is None) == (draft.term_months is None):
         problems.add(
             "repayment_date",
@@ -153,6 +168,18 @@ def _dates(draft: IouDraft, problems: _Problems, settings: AgreementsSettings) -
         )
     elif draft.repayment_date is not None and draft.repayment_date <= draft.loan_date:
         problems.add("repayment_date", "repayment_before_loan", "还款日期须晚于借款日期")
+    elif (
+        draft.repayment_date is not None
+        and draft.loan_date <= latest
+        and draft.repayment_date > dates.add_months(draft.loan_date, MAX_TERM_MONTHS)
+    ):
+        problems.add(
+            "repayment_date", "repayment_too_late", f"借款期限不能超过{MAX_TERM_MONTHS // 12}年"
+        )
+
+
+def _unprintable_message(chars: list[str]) -> str:
+    return f"借条上无法打印这些字符：{text.describe(chars)}，请换一种写法"
 
 
 def _check_text(draft: IouDraft, problems: _Problems, settings: AgreementsSettings) -> str:
@@ -165,12 +192,16 @@ def _check_text(draft: IouDraft, problems: _Problems, settings: AgreementsSettin
             "purpose_invalid",
             f"借款事由不超过{settings.purpose_max_length}个字，且不能含控制字符",
         )
+    elif bad := text.unprintable(purpose):
+        problems.add("purpose", "purpose_unprintable", _unprintable_message(bad))
     if draft.payment_method not in PAYMENT_METHODS:
         problems.add("payment_method", "payment_method_invalid", "请选择支付方式")
     elif draft.payment_method == "other" and not draft.payment_note.strip():
         problems.add("payment_note", "payment_note_required", "选择“其他”时请说明支付方式")
     if _CONTROL.search(draft.payment_note):
         problems.add("payment_note", "payment_note_invalid", "说明中不能含控制字符")
+    elif bad := text.unprintable(draft.payment_note.strip()):
+        problems.add("payment_note", "payment_note_unprintable", _unprintable_message(bad))
     if draft.repayment_method not in REPAYMENT_METHODS:
         problems.add("repayment_method", "repayment_method_invalid", "请选择还款方式")
     return purpose

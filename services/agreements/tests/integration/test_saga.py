@@ -1058,6 +1058,21 @@ async def test_a_refusal_needs_a_reason_that_is_more_than_spaces(saga: Saga) -> 
     assert (await saga.iou(lender, iou["id"]))["status"] == "awaiting_counterparty"
 
 
+async def test_a_void_reason_the_voided_copy_cannot_print_is_refused(saga: Saga) -> None:
+    lender, borrower = a_person("张三"), a_person("李四")
+    iou = await saga.effective(lender, borrower)
+
+    response = await saga.call(
+        lender, "POST", f"/ious/{iou['id']}/void-requests", json={"reason": "已还清\x07😀"}
+    )
+
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["fields"]
+    assert problem["field"] == "reason" and "U+0007" in problem["message"]
+    after = await saga.iou(lender, iou["id"])
+    assert after["status"] == "effective" and after["void_request"] is None
+
+
 async def test_a_face_check_for_an_earlier_void_request_does_not_confirm_a_later_one(
     saga: Saga,
 ) -> None:

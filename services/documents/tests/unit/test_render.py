@@ -15,6 +15,7 @@ from documents.render import (
     find_font,
     render_iou,
 )
+from jietiao_shared import text as printable
 from pypdf import PdfReader
 from reportlab.pdfbase.ttfonts import TTFont
 
@@ -314,3 +315,19 @@ def test_find_font_names_the_debian_package_when_nothing_is_installed(monkeypatc
 def test_find_font_refuses_a_missing_explicit_path(tmp_path):
     with pytest.raises(RuntimeError, match="not found"):
         find_font(str(tmp_path / "missing.ttf"))
+
+
+def test_the_font_draws_every_character_a_person_may_type() -> None:
+    """What agreements accepts in names, purposes, notes and reasons, the PDF prints."""
+    face = TTFont("check", find_font(), subfontIndex=0).face
+    allowed = [
+        chr(point)
+        for low, high in printable.ALLOWED_RANGES
+        for point in range(low, high + 1)
+        if printable.allowed(chr(point))
+    ]
+
+    missing = [c for c in allowed if ord(c) not in face.charToGlyph]
+
+    assert len(allowed) > 21_000 and missing == []
+    assert not printable.allowed("😀") and not printable.allowed("\u202e")
