@@ -19,7 +19,7 @@ from jietiao_shared.personal import (
     normalise_id_number,
     normalise_phone,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from . import store
 from .domain import DomainError, capitals, dates, lpr, money, plan
@@ -49,7 +49,7 @@ class NoticeAcceptance(BaseModel):
     """The initiator read and accepted the IOU notice (小借条告知书)."""
 
     version: str = Field(min_length=1, max_length=20)
-    accepted: bool
+    accepted: StrictBool  # true, not "yes" or 1: consent is not inferred
 
 
 class PersonInput(BaseModel):

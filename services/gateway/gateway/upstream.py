@@ -24,8 +24,15 @@ def client_ip(request: Request) -> str:
 
 
 def forwarded_headers(request: Request) -> dict[str, str]:
-    """The caller's headers that the services need, plus its address."""
+    """The caller's headers that the services need, plus its address.
+
+    A forwarded header must be printable ASCII (what tokens and keys are made of);
+    anything else is the caller's mistake, answered 400, not passed on.
+    """
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_HEADERS}
+    for name, value in headers.items():
+        if not (value.isascii() and value.isprintable()):
+            raise ApiError(400, "header_invalid", f"请求头 {name} 只能包含可见的 ASCII 字符")
     headers["x-client-ip"] = client_ip(request)
     return headers
 
@@ -86,6 +93,8 @@ class Upstreams:
                     )
             except httpx.ConnectError:
                 continue
+            except httpx.InvalidURL as exc:  # a path or query with control characters
+                raise ApiError(404, "not_found", "没有找到") from exc
             except httpx.HTTPError as exc:
                 raise ApiError(503, "service_unavailable", "服务暂时不可用，请稍后重试") from exc
         raise ApiError(503, "service_unavailable", "服务暂时不可用，请稍后重试")
@@ -123,6 +132,7 @@ def relay(response: httpx.Response) -> Response:
         "content-disposition",
         "x-document-sha256",
         "x-document-version",
+        "idempotent-replayed",
     )
     headers = {k: v for k, v in response.headers.items() if k.lower() in keep}
     return Response(response.content, status_code=response.status_code, headers=headers)

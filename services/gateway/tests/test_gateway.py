@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from gateway.app import build_spec
 from jietiao_shared.service import create_app
 from jietiao_stack.testing import free_port, serving
@@ -29,9 +29,11 @@ def fake_services(seen: list[dict[str, Any]], actions: list[str]) -> FastAPI:
         }
 
     @app.post("/signatures", status_code=201)
-    async def signatures(request: Request) -> dict[str, Any]:
+    async def signatures(request: Request, response: Response) -> dict[str, Any]:
         body = await request.json()
         seen.append({"body": body, "headers": dict(request.headers)})
+        if "idempotency-key" in request.headers:
+            response.headers["idempotent-replayed"] = "true"
         return {"signature_id": "s-1"}
 
     return app
@@ -151,3 +153,35 @@ async def test_the_local_face_page_returns_only_to_this_origin(gateway: httpx.As
     page = await gateway.get("/face/local/00000000-0000-0000-0000-000000000000?back=/%23/x")
     assert page.status_code == 200
     assert "back.startsWith('/') && !back.startsWith('//')" in page.text
+
+
+async def test_a_header_that_is_not_printable_ascii_is_a_400_not_a_crash(
+    gateway: httpx.AsyncClient, stand_in: tuple[list[dict[str, Any]], list[str], str]
+) -> None:
+    seen, _, _ = stand_in
+    before = len(seen)
+    for key in ("é" * 20).encode("latin-1"), ("键" * 20).encode():
+        response = await gateway.post(
+            "/api/ious/abc/signatures",
+            headers={"authorization": "Bearer t", "idempotency-key": key},
+            json={"document_sha256": "0" * 64, "signature": {}},
+        )
+        assert response.status_code == 400
+        assert response.json()["error"] == "header_invalid"
+    assert len(seen) == before
+
+
+async def test_a_path_with_a_control_character_is_not_found(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.get("/api/ious/abc%00", headers={"authorization": "Bearer t"})
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+async def test_a_replayed_answer_says_so_through_the_gateway(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.post(
+        "/api/ious/abc/signatures",
+        headers={"authorization": "Bearer t", "idempotency-key": "k" * 32},
+        json={"document_sha256": "0" * 64, "signature": {}},
+    )
+    assert response.status_code == 201
+    assert response.headers["idempotent-replayed"] == "true"

@@ -109,6 +109,7 @@ SAME_DAY = date.today().isoformat()
 
 CASES: list[tuple[str, list[Callable[[dict[str, Any]], None]], str]] = [
     ("notice not accepted", [setter("notice.accepted", False)], "notice.accepted"),
+    ("notice accepted as a word", [setter("notice.accepted", "yes")], "notice.accepted"),
     ("old notice", [setter("notice.version", "2020-01")], "notice.version"),
     ("blank name", [setter("me.name", "  ")], "me.name"),
     ("control char in name", [setter("counterparty.name", "李\u202e四")], "counterparty.name"),
