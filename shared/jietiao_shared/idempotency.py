@@ -1,7 +1,10 @@
 """``Idempotency-Key`` for POSTs: a retried request gets the first answer again.
 
-The key is scoped by the caller's credentials (a hash of the Authorization header),
-the method and the path, so one person's key never answers another's request.
+The key is scoped by the caller (the account its verified token names, so a retry
+after logging in again or with the header written differently still finds it; no
+account for a request without ``Authorization``), the method and the path, so one
+person's key never answers another's request. A request whose token does not
+verify is passed on untouched, for the route to answer 401.
 The first request claims the key; a concurrent duplicate gets 409 while the first
 is running; a later one with the same body gets the stored answer, with a different
 body a 422. Answers of 5xx are not kept, so a failed request can be retried.
@@ -15,9 +18,9 @@ stores the answer after the request, and a retry after a crash between the two
 runs the request again once the claim goes stale.
 
 Stored answers are sealed with AES-256-GCM under a key derived (HKDF-SHA256) from
-the same credentials, path and key as the scope; the table holds only the scope's
+the same caller, path and key as the scope; the table holds only the scope's
 SHA-256, so an answer that carries a session token (a login) cannot be read from
-the database without the request that made it.
+the database without the key the client chose.
 """
 
 import hashlib
@@ -34,6 +37,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from .auth import bearer_token
 from .errors import ApiError
 
 HEADER = "idempotency-key"
@@ -48,10 +52,22 @@ T = TypeVar("T")
 CallNext = Callable[[Request], Awaitable[Response]]
 
 
-def _scope(request: Request, key: str) -> tuple[str, bytes]:
+async def _principal(request: Request) -> str | None:
+    """Whose request this is: ``account:<id>`` of a verified token, ``""`` without
+    an Authorization header, None when the header is there but does not verify."""
+    header = request.headers.get("authorization")
+    if not header:
+        return ""
+    try:
+        caller = await request.app.state.verifier.verify(bearer_token(header))
+    except ApiError:
+        return None
+    return f"account:{caller.account_id}"
+
+
+def _scope(request: Request, principal: str, key: str) -> tuple[str, bytes]:
     """The row's key, and the key that seals its answer (never stored)."""
-    credentials = request.headers.get("authorization", "")
-    raw = "\n".join([credentials, request.method, request.url.path, key]).encode()
+    raw = "\n".join([principal, request.method, request.url.path, key]).encode()
     sealing_key = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=b"jietiao idempotency answer", info=b"v1"
     ).derive(raw)
@@ -177,8 +193,11 @@ async def middleware(request: Request, call_next: CallNext) -> Response:
         return await call_next(request)
     if len(key.strip()) < MIN_KEY_LENGTH or len(key) > MAX_KEY_LENGTH:
         return _error(ApiError(400, "idempotency_key_invalid", "请求标识无效（16 至 200 个字符）"))
+    principal = await _principal(request)
+    if principal is None:
+        return await call_next(request)
     engine: AsyncEngine = request.app.state.runtime.engine
-    scope, sealing_key = _scope(request, key)
+    scope, sealing_key = _scope(request, principal, key)
     request_hash = hashlib.sha256(await request.body()).hexdigest()
     previous = await _claim(engine, scope, request_hash)
     if previous is not None:

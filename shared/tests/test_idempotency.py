@@ -16,7 +16,7 @@ from jietiao_shared.db import migrate
 from jietiao_shared.outbox import OutboxRelay
 from jietiao_shared.service import ServiceSpec, create_app
 from jietiao_shared.settings import ServiceSettings
-from jietiao_stack.testing import BackingServers, free_port, serving
+from jietiao_stack.testing import BackingServers, TestTokenIssuer, free_port, serving
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -55,7 +55,7 @@ def counting_router(effects: list[dict[str, Any]]) -> APIRouter:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def service(
-    backing_servers: BackingServers,
+    backing_servers: BackingServers, token_issuer: TestTokenIssuer
 ) -> AsyncIterator[tuple[httpx.AsyncClient, list[dict[str, Any]]]]:
     url = backing_servers.database_url("shared_idempotency")
     await migrate(url, ["jietiao_shared"])
@@ -65,7 +65,14 @@ async def service(
     await engine.dispose()
     await provision(backing_servers.nats_url)
     effects: list[dict[str, Any]] = []
-    settings = ServiceSettings(database_url=url, nats_url=backing_servers.nats_url)
+    settings = ServiceSettings(
+        database_url=url, nats_url=backing_servers.nats_url, jwks_url=token_issuer.jwks_url
+    )
+    for who, phone in (("a", "+8613800000001"), ("b", "+8613800000002")):
+        account = str(uuid.uuid5(uuid.NAMESPACE_OID, who))
+        TOKENS[who] = f"Bearer {token_issuer.token(phone, account_id=account)}"
+        # the same account after logging in again: another token, the same person
+        TOKENS[who + "-again"] = f"Bearer {token_issuer.token(phone, account_id=account, ttl=7200)}"
     spec = ServiceSpec(
         name="things", title="things", settings=settings, routers=[counting_router(effects)]
     )
@@ -77,10 +84,15 @@ async def service(
         yield client, effects
 
 
-def headers(key: str, token: str = "Bearer a") -> dict[str, str]:
-    """Headers with a key of a real client's length, named ``key`` for the reader."""
+TOKENS: dict[str, str] = {}
+"""Authorization headers of the test's two people, "a" and "b", set up with the service."""
+
+
+def headers(key: str, who: str = "a") -> dict[str, str]:
+    """Headers with a key of a real client's length, named ``key`` for the reader, as
+    person ``who`` ("" for nobody logged in)."""
     long_key = f"{key}-{uuid.uuid5(uuid.NAMESPACE_OID, key)}"
-    return {"idempotency-key": long_key, "authorization": token}
+    return {"idempotency-key": long_key, "authorization": TOKENS[who] if who else ""}
 
 
 async def test_a_retried_post_has_one_effect_and_the_same_answer(service: Any) -> None:
@@ -115,8 +127,8 @@ async def test_the_same_key_with_another_body_is_refused(service: Any) -> None:
 async def test_keys_are_scoped_by_caller(service: Any) -> None:
     client, effects = service
     before = len(effects)
-    await client.post("/things", json={"n": 5}, headers=headers("k-5", "Bearer a"))
-    await client.post("/things", json={"n": 5}, headers=headers("k-5", "Bearer b"))
+    await client.post("/things", json={"n": 5}, headers=headers("k-5", "a"))
+    await client.post("/things", json={"n": 5}, headers=headers("k-5", "b"))
     assert len(effects) == before + 2
 
 
@@ -151,7 +163,7 @@ async def test_a_stored_answer_cannot_be_read_from_the_table(
     service: Any, backing_servers: BackingServers
 ) -> None:
     client, _ = service
-    login = headers("k-9", token="")
+    login = headers("k-9", who="")
     first = await client.post("/sessions", json={"phone": "x"}, headers=login)
     again = await client.post("/sessions", json={"phone": "x"}, headers=login)
     token = first.json()["access_token"]
@@ -174,7 +186,7 @@ async def test_old_answers_are_purged_and_recent_ones_kept(
 ) -> None:
     client, _ = service
     for key in ("k-old", "k-new"):
-        await client.post("/sessions", json={"phone": key}, headers=headers(key, token=""))
+        await client.post("/sessions", json={"phone": key}, headers=headers(key, who=""))
     engine = create_async_engine(backing_servers.database_url("shared_idempotency"))
     try:
         async with engine.begin() as conn:
@@ -206,3 +218,17 @@ async def test_a_short_key_is_refused(service: Any) -> None:
     assert answer.status_code == 400
     assert answer.json()["error"] == "idempotency_key_invalid"
     assert len(effects) == before
+
+
+async def test_a_retry_after_logging_in_again_still_finds_its_answer(service: Any) -> None:
+    client, effects = service
+    before = len(effects)
+    first = await client.post("/things", json={"n": 10}, headers=headers("k-10", "a"))
+    relogged = await client.post("/things", json={"n": 10}, headers=headers("k-10", "a-again"))
+    lower = headers("k-10", "a")
+    lower["authorization"] = lower["authorization"].replace("Bearer ", "bearer ")
+    spelled = await client.post("/things", json={"n": 10}, headers=lower)
+
+    assert first.json() == relogged.json() == spelled.json()
+    assert relogged.headers["idempotent-replayed"] == spelled.headers["idempotent-replayed"]
+    assert len(effects) == before + 1
