@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 
 class ApiError(Exception):
@@ -73,7 +74,29 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
+_HTTP_ERRORS = {
+    400: ("bad_request", "请求格式有误"),
+    401: ("not_logged_in", "请先登录"),
+    403: ("forbidden", "没有权限"),
+    404: ("not_found", "没有找到"),
+    405: ("method_not_allowed", "不支持此操作"),
+    413: ("too_large", "请求内容过大"),
+}
+
+
+async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    """Framework errors (no route, a body that is not JSON) in the same shape."""
+    assert isinstance(exc, HTTPException)
+    code, message = _HTTP_ERRORS.get(exc.status_code, ("http_error", "请求无法处理"))
+    return JSONResponse(
+        {"error": code, "message": message},
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
 def install(app: FastAPI) -> None:
-    """Answer ApiError and request validation errors as JSON with field details."""
+    """Answer ApiError, request validation and framework errors as JSON in one shape."""
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(HTTPException, _on_http_error)

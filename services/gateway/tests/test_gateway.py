@@ -185,3 +185,11 @@ async def test_a_replayed_answer_says_so_through_the_gateway(gateway: httpx.Asyn
     )
     assert response.status_code == 201
     assert response.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_route_that_does_not_exist_answers_in_the_usual_shape(
+    gateway: httpx.AsyncClient,
+) -> None:
+    response = await gateway.get("/api/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "message": "没有找到"}

@@ -316,3 +316,21 @@ async def test_after_a_face_check_the_initiator_must_be_the_verified_person(
         headers={"authorization": f"Bearer {token_issuer.token(fresh['phone'])}"},
     )
     assert unverified.status_code == 201, unverified.text
+
+
+async def test_a_body_that_is_not_utf8_is_a_400_in_the_usual_shape(
+    served: tuple[httpx.AsyncClient, AsyncEngine], token_issuer: TestTokenIssuer
+) -> None:
+    client, engine = served
+    before = await counts(engine)
+    answer = await client.post(
+        "/ious",
+        content=b'{"purpose": "\xff\xfe"}',
+        headers={
+            "authorization": f"Bearer {token_issuer.token('+8613500000099')}",
+            "content-type": "application/json",
+        },
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "bad_request"
+    assert await counts(engine) == before
