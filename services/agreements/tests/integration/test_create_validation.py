@@ -169,6 +169,7 @@ CASES: list[tuple[str, list[Callable[[dict[str, Any]], None]], str]] = [
     ),
     ("rate above 4x LPR", [setter("annual_rate", "24")], "annual_rate"),
     ("rate text", [setter("annual_rate", "六")], "annual_rate"),
+    ("rate in Arabic-Indic digits", [setter("annual_rate", "٦")], "annual_rate"),
     ("overdue above 4x LPR", [setter("overdue_rate", "30")], "overdue_rate"),
     ("overdue negative", [setter("overdue_rate", "-1")], "overdue_rate"),
     ("payment method", [setter("payment_method", "bitcoin")], "payment_method"),
