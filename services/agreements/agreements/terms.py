@@ -101,7 +101,7 @@ class _Problems:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_RATE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,2})?")  # ASCII digits: \d takes ٦
+_RATE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,2})?")  # after folding full-width; \d takes ٦
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -137,7 +137,7 @@ def _person(
 
 
 def _rate(field: str, raw: str, problems: _Problems) -> Decimal | None:
-    value = raw.strip().rstrip("%").strip()
+    value = raw.strip().translate(money.FULL_WIDTH).rstrip("%").strip()
     if not _RATE.fullmatch(value):
         problems.add(field, "rate_invalid", "年利率请填写数字，最多两位小数，如 6 或 7.25")
         return None

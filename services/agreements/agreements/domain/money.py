@@ -12,7 +12,8 @@ from . import DomainError
 FEN_PER_YUAN = 100
 
 _AMOUNT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９．－", "0123456789.-")
+FULL_WIDTH = str.maketrans("０１２３４５６７８９．－％", "0123456789.-%")
+"""Full-width digits, point, minus and percent as an IME types them, folded to ASCII."""
 
 
 class MoneyError(DomainError):
@@ -34,7 +35,7 @@ def parse_yuan(text: str, *, max_yuan: Decimal) -> int:
 
 def _split_amount(text: str) -> tuple[str, str, str]:
     """Sign, whole yuan digits and decimal digits of a typed amount, or refuse it."""
-    cleaned = "".join(text.split()).translate(_FULL_WIDTH)
+    cleaned = "".join(text.split()).translate(FULL_WIDTH)
     match = _AMOUNT.fullmatch(cleaned)
     if match is None:
         raise MoneyError("amount_invalid", "请输入有效的金额，例如 12000 或 12000.50")

@@ -335,3 +335,18 @@ async def test_a_body_that_is_not_utf8_is_a_400_in_the_usual_shape(
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"] == "bad_request"
     assert await counts(engine) == before
+
+
+async def test_a_rate_typed_with_full_width_digits_is_read(
+    served: tuple[httpx.AsyncClient, AsyncEngine], token_issuer: TestTokenIssuer
+) -> None:
+    client, _ = served
+    me, other = person("王五", 21), person("赵六", 22)
+    body = draft(me, other) | {"annual_rate": "６．５％", "overdue_rate": "８"}
+    answer = await client.post(
+        "/ious/quote",
+        json=body,
+        headers={"authorization": f"Bearer {token_issuer.token(me['phone'])}"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["annual_rate"] == "6.50" and answer.json()["overdue_rate"] == "8.00"
