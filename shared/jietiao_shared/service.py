@@ -148,8 +148,24 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         app.include_router(router)
     if spec.uses_backing_services:
         app.middleware("http")(idempotency.middleware)
+    _limit_body(app, settings.max_request_bytes)
     _install_metrics(app)
     return app
+
+
+def _limit_body(app: FastAPI, max_bytes: int) -> None:
+    """Refuse a request that announces a body above ``max_bytes`` before reading it."""
+
+    @app.middleware("http")
+    async def limit(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_bytes):
+            return JSONResponse(
+                {"error": "too_large", "message": "请求内容过大"},
+                status_code=413,
+                headers={"connection": "close"},
+            )
+        return await call_next(request)
 
 
 async def _start_broker(

@@ -24,6 +24,8 @@ class ServiceSettings(BaseSettings):
     outbox_retention_hours: float = 24.0
     inbox_retention_days: float = 30.0
     idempotency_retention_hours: float = 24.0
+    max_request_bytes: int = 1024 * 1024
+    """A larger request body is refused with 413 before it is read (signatures need 256 KiB)."""
     stream_replicas: int = 1
     otel_exporter: str = "none"
     otel_endpoint: str | None = None

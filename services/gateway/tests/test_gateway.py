@@ -193,3 +193,18 @@ async def test_a_route_that_does_not_exist_answers_in_the_usual_shape(
     response = await gateway.get("/api/no-such-thing")
     assert response.status_code == 404
     assert response.json() == {"error": "not_found", "message": "没有找到"}
+
+
+async def test_a_body_above_the_limit_is_refused_before_it_is_read(
+    gateway: httpx.AsyncClient, stand_in: tuple[list[dict[str, Any]], list[str], str]
+) -> None:
+    seen, _, _ = stand_in
+    before = len(seen)
+    response = await gateway.post(
+        "/api/ious/abc/signatures",
+        headers={"authorization": "Bearer t", "content-type": "application/json"},
+        content=b'{"pad": "' + b"x" * (1024 * 1024 + 1) + b'"}',
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "too_large"
+    assert len(seen) == before
