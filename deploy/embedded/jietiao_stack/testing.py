@@ -331,26 +331,12 @@ class TestTokenIssuer:
     def start(self) -> "TestTokenIssuer":
         """Serve the key set on 127.0.0.1 in a background thread."""
         body = json.dumps(self.jwks()).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_json_gets(lambda _path: (200, body), port=self.port)
         return self
 
     def stop(self) -> None:
         """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop_server(self._server)
 
 
 async def wait_until(check: Any, seconds: float = 20.0, interval: float = 0.1) -> Any:
@@ -449,29 +435,60 @@ class _QuietServer(ThreadingHTTPServer):
         return
 
 
-def serve_json_posts(answer: Any) -> ThreadingHTTPServer:
-    """A fake provider on a free 127.0.0.1 port: ``answer(headers, body)`` gives
-    ``(status, json_bytes)`` for every POST. Stop it with :func:`stop_server`."""
+class _JsonHandler(BaseHTTPRequestHandler):
+    """Answers with what the server's ``answer`` gives, as JSON."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            status, reply = answer(dict(self.headers.items()), body)
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(reply)
+    server: "_JsonServer"
 
-        def log_message(self, *args: Any) -> None:
+    def _reply(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        if self.server.gets is None:
+            self._reply(405, b"{}")
+        else:
+            self._reply(*self.server.gets(self.path))
+
+    def do_POST(self) -> None:
+        if self.server.posts is None:
+            self._reply(405, b"{}")
             return
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        self._reply(*self.server.posts(dict(self.headers.items()), body))
 
-    server = _QuietServer(("127.0.0.1", 0), Handler)
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+class _JsonServer(_QuietServer):
+    gets: Any = None
+    posts: Any = None
+
+
+def _serve_json(port: int, *, gets: Any = None, posts: Any = None) -> ThreadingHTTPServer:
+    server = _JsonServer(("127.0.0.1", port), _JsonHandler)
+    server.gets, server.posts = gets, posts
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
+def serve_json_posts(answer: Any) -> ThreadingHTTPServer:
+    """A fake provider on a free 127.0.0.1 port: ``answer(headers, body)`` gives
+    ``(status, json_bytes)`` for every POST. Stop it with :func:`stop_server`."""
+    return _serve_json(0, posts=answer)
+
+
+def serve_json_gets(answer: Any, port: int = 0) -> ThreadingHTTPServer:
+    """A fake server on 127.0.0.1 (``port``, or a free one): ``answer(path)`` gives
+    ``(status, json_bytes)`` for every GET. Stop it with :func:`stop_server`."""
+    return _serve_json(port, gets=answer)
+
+
 def stop_server(server: ThreadingHTTPServer | None) -> None:
-    """Stop a fake server started by :func:`serve_json_posts`."""
+    """Stop a fake server started by :func:`serve_json_posts` or :func:`serve_json_gets`."""
     if server is not None:
         server.shutdown()
         server.server_close()

@@ -1,10 +1,8 @@
 """Mini-program login against a local stand-in for WeChat's jscode2session."""
 
 import json
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,7 +14,13 @@ from identity.tokens import issue_token
 from jietiao_shared.bus import provision
 from jietiao_shared.db import migrate
 from jietiao_shared.service import create_app
-from jietiao_stack.testing import BackingServers, free_port, serving
+from jietiao_stack.testing import (
+    BackingServers,
+    free_port,
+    serve_json_gets,
+    serving,
+    stop_server,
+)
 from sqlalchemy import text
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -24,37 +28,30 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 OPENIDS = {"code-ann-1": "o-ann", "code-ann-2": "o-ann", "code-bob-1": "o-bob"}
 
 
-class FakeWeChat(BaseHTTPRequestHandler):
+class FakeWeChat:
     """Answers jscode2session like WeChat: an openid per code, each code usable once."""
 
     used: ClassVar[set[str]] = set()
 
-    def do_GET(self) -> None:
-        query = parse_qs(urlsplit(self.path).query)
+    @classmethod
+    def answer(cls, path: str) -> tuple[int, bytes]:
+        query = parse_qs(urlsplit(path).query)
         code = query.get("js_code", [""])[0]
         if query.get("secret") != ["app-secret"] or code not in OPENIDS:
             answer: dict[str, Any] = {"errcode": 40029, "errmsg": "invalid code"}
-        elif code in self.used:
+        elif code in cls.used:
             answer = {"errcode": 40163, "errmsg": "code been used"}
         else:
-            self.used.add(code)
+            cls.used.add(code)
             answer = {"openid": OPENIDS[code], "session_key": "never-leaves-the-server"}
-        body = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        return
+        return 200, json.dumps(answer).encode()
 
 
 @pytest.fixture(scope="module")
 def wechat() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), FakeWeChat)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve_json_gets(FakeWeChat.answer)
     yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    stop_server(server)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -5,32 +5,25 @@ the end of the session. Unit tests use none of it.
 """
 
 import asyncio
-import base64
 import contextlib
 import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import nats
 import pytest
 import pytest_asyncio
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jietiao_shared.bus import provision
 from jietiao_shared.contracts import COMMANDS_STREAM, Contract, Envelope
 from jietiao_shared.db import migrate
@@ -40,6 +33,7 @@ from jietiao_stack.servers import (
     prepare_postgres,
     run_as_kwargs,
 )
+from jietiao_stack.testing import TestTokenIssuer, free_port, wait_for_port
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -50,24 +44,6 @@ PUBLIC_URL = "http://127.0.0.1:18100"
 sys.path.insert(0, str(Path(__file__).parent / "fakes"))
 
 Check = Callable[[], Awaitable[Any]]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, seconds: float = 30.0) -> None:
-    """Block until something accepts connections on ``port``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -153,65 +129,12 @@ def _start_nats(backing: Backing) -> subprocess.Popen[bytes]:
 # --- tokens --------------------------------------------------------------------
 
 
-class TokenIssuer:
-    """Plays identity: signs session tokens and serves its key set on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.key = Ed25519PrivateKey.generate()
-        self.kid = uuid.uuid4().hex[:16]
-        self.port = free_port()
-        self.server: ThreadingHTTPServer | None = None
-
-    @property
-    def jwks_url(self) -> str:
-        """Where notify fetches the key set."""
-        return f"http://127.0.0.1:{self.port}/.well-known/jwks.json"
-
-    def token(self, phone: str) -> str:
-        """A valid session token for ``phone``."""
-        now = int(time.time())
-        claims = {
-            "iss": "jietiao-identity",
-            "aud": "jietiao",
-            "sub": str(uuid.uuid4()),
-            "phone": phone,
-            "iat": now,
-            "exp": now + 600,
-        }
-        return jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": self.kid})
-
-    def serve(self) -> None:
-        """Serve the public key set from a background thread."""
-        raw = self.key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-        key = {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": self.kid, "alg": "EdDSA"}
-        body = json.dumps({"keys": [key]}).encode()
-
-        class KeySet(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), KeySet)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture(scope="session")
-def issuer() -> Iterator[TokenIssuer]:
-    """The session's token issuer."""
-    found = TokenIssuer()
-    found.serve()
+def issuer() -> Iterator[TestTokenIssuer]:
+    """The session's token issuer, playing identity."""
+    found = TestTokenIssuer().start()
     yield found
-    assert found.server is not None
-    found.server.shutdown()
-    found.server.server_close()
+    found.stop()
 
 
 # --- the service -----------------------------------------------------------------
@@ -228,7 +151,7 @@ class Notify:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def notify(backing: Backing, issuer: TokenIssuer) -> AsyncIterator[Notify]:
+async def notify(backing: Backing, issuer: TestTokenIssuer) -> AsyncIterator[Notify]:
     """Migrate, provision the streams, then run ``python -m notify serve``."""
     await migrate(backing.database_url, ["jietiao_shared", "notify"])
     await provision(backing.nats_url)
