@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from pydantic import Field
+
+from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -214,3 +217,24 @@ def _raise_if_error(document: Mapping[str, Any]) -> None:
     errcode = int(document.get("errcode", 0) or 0)
     if errcode:
         raise WeChatError(errcode, str(document.get("errmsg", ""))[:200])
+
+
+class WeChatSettings(ServiceSettings):
+    """A service that talks to WeChat's mini-program APIs; off while the app id is
+    empty. The API URL is overridable for tests only."""
+
+    wechat_app_id: str = ""
+    wechat_app_secret: str = Field(default="", repr=False)
+    wechat_api_url: str = "https://api.weixin.qq.com"
+    wechat_timeout_seconds: float = 5.0
+
+    def wechat_client(self) -> WeChatClient | None:
+        """The client for the configured app, or None when WeChat is not set up."""
+        if not self.wechat_app_id:
+            return None
+        return WeChatClient(
+            self.wechat_app_id,
+            self.wechat_app_secret,
+            api_url=self.wechat_api_url,
+            timeout_seconds=self.wechat_timeout_seconds,
+        )

@@ -2,7 +2,6 @@
 
 from fastapi import FastAPI
 from jietiao_shared.service import Runtime, ServiceSpec
-from jietiao_shared.wechat import WeChatClient
 
 from . import api, wechat_login, workers
 from .face import make_provider
@@ -15,16 +14,7 @@ async def _startup(runtime: Runtime, app: FastAPI) -> None:
     assert isinstance(settings, IdentitySettings)
     app.state.keys = await load_keys(runtime.engine)
     app.state.face_provider = make_provider(settings)
-    app.state.wechat = (
-        WeChatClient(
-            settings.wechat_app_id,
-            settings.wechat_app_secret,
-            api_url=settings.wechat_api_url,
-            timeout_seconds=settings.wechat_timeout_seconds,
-        )
-        if settings.wechat_app_id
-        else None
-    )
+    app.state.wechat = settings.wechat_client()
 
 
 def build_spec() -> ServiceSpec:

@@ -2,12 +2,12 @@
 
 from typing import Literal
 
-from jietiao_shared.settings import ServiceSettings
+from jietiao_shared.wechat import WeChatSettings
 from pydantic import Field
 
 
-class IdentitySettings(ServiceSettings):
-    """Login codes, session tokens and face verification."""
+class IdentitySettings(WeChatSettings):
+    """Login codes, session tokens, face verification and mini-program login."""
 
     service_name: str = "identity"
     http_port: int = 8102
@@ -20,12 +20,6 @@ class IdentitySettings(ServiceSettings):
     token_ttl_seconds: int = 12 * 3600
     verification_ttl_seconds: int = 900
     verification_sweep_seconds: float = 30.0
-
-    # WeChat mini-program login; the API URL is overridable for tests only.
-    wechat_app_id: str = ""
-    wechat_app_secret: str = Field(default="", repr=False)
-    wechat_api_url: str = "https://api.weixin.qq.com"
-    wechat_timeout_seconds: float = 5.0
 
     # Tencent Cloud FaceID (JIETIAO_FACE_PROVIDER=tencent); the endpoint is for tests only.
     tencent_secret_id: str = Field(default="", repr=False)

@@ -4,7 +4,6 @@ from functools import partial
 
 from fastapi import FastAPI
 from jietiao_shared.service import Runtime, ServiceSpec
-from jietiao_shared.wechat import WeChatClient
 
 from . import api, handlers, reminders, sms
 from .settings import NotifySettings
@@ -13,16 +12,7 @@ from .settings import NotifySettings
 async def _startup(runtime: Runtime, app: FastAPI) -> None:
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)
-    app.state.wechat = (
-        WeChatClient(
-            settings.wechat_app_id,
-            settings.wechat_app_secret,
-            api_url=settings.wechat_api_url,
-            timeout_seconds=settings.wechat_timeout_seconds,
-        )
-        if settings.wechat_app_id
-        else None
-    )
+    app.state.wechat = settings.wechat_client()
 
 
 async def _shutdown(runtime: Runtime, app: FastAPI) -> None:

@@ -3,11 +3,11 @@
 from datetime import time
 from typing import Literal
 
-from jietiao_shared.settings import ServiceSettings
+from jietiao_shared.wechat import WeChatSettings
 from pydantic import Field
 
 
-class NotifySettings(ServiceSettings):
+class NotifySettings(WeChatSettings):
     """SMS delivery, share links, WeChat and repayment reminders."""
 
     service_name: str = "notify"
@@ -34,13 +34,9 @@ class NotifySettings(ServiceSettings):
     tencent_sms_template_ids: dict[str, str] = Field(default_factory=dict)
     tencent_timeout_seconds: float = 5.0
 
-    # WeChat mini-program; off while the app id is empty.
-    wechat_app_id: str = ""
-    wechat_app_secret: str = Field(default="", repr=False)
-    wechat_api_url: str = "https://api.weixin.qq.com"
+    # WeChat mini-program (app id, secret: WeChatSettings): the page a QR code opens.
     wechat_share_page: str = "pages/share/index"
     wechat_env_version: Literal["release", "trial", "develop"] = "release"
-    wechat_timeout_seconds: float = 5.0
 
     @property
     def landing_url(self) -> str:
