@@ -99,9 +99,16 @@ def bearer_token(authorization: str | None) -> str:
 async def current_caller(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Caller:
-    """FastAPI dependency: the verified caller of this request."""
+    """FastAPI dependency: the verified caller of this request (verified once: the
+    idempotency middleware may have done it already)."""
+    token = bearer_token(authorization)
+    known: Caller | None = getattr(request.state, "caller", None)
+    if known is not None and known.token == token:
+        return known
     verifier: JwksVerifier = request.app.state.verifier
-    return await verifier.verify(bearer_token(authorization))
+    caller = await verifier.verify(token)
+    request.state.caller = caller
+    return caller
 
 
 async def require_operator(

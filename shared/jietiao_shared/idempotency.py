@@ -62,6 +62,7 @@ async def _principal(request: Request) -> str | None:
         caller = await request.app.state.verifier.verify(bearer_token(header))
     except ApiError:
         return None
+    request.state.caller = caller  # the route's current_caller takes it from here
     return f"account:{caller.account_id}"
 
 
